@@ -1,0 +1,216 @@
+//! The embedder against an independent reference, on the real bundled model.
+
+use recommend::embed::{self, EmbedError, EmbedOptions, Embedder, Pooling, Precision, Role};
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+#[derive(Deserialize)]
+struct Row {
+    text: String,
+    prefix: String,
+    ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+fn reference() -> Vec<Row> {
+    let text = include_str!("data/reference.jsonl");
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn bundled() -> embed::ModelFiles {
+    embed::source::resolve(None).expect("bundled model resolves")
+}
+
+fn embedder() -> &'static Embedder {
+    static E: OnceLock<Embedder> = OnceLock::new();
+    E.get_or_init(|| Embedder::load(&bundled(), EmbedOptions::default()).expect("bundled model loads"))
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+fn role(prefix: &str) -> Role {
+    match prefix {
+        "query: " => Role::Query,
+        "passage: " => Role::Passage,
+        other => panic!("unexpected prefix {other:?}"),
+    }
+}
+
+#[test]
+fn tokenizer_matches_reference_ids() {
+    let e = embedder();
+    let rows = reference();
+    assert!(rows.len() >= 40);
+    let mut compared = 0;
+    for row in &rows {
+        let ids = e.tokenize(&[row.text.as_str()], role(&row.prefix)).unwrap().remove(0);
+        if row.ids.len() >= embed::MAX_IDS {
+            // Cut at 512: the reference cut may differ in where `</s>` goes; compare the head.
+            assert_eq!(ids.len(), embed::MAX_IDS);
+            assert_eq!(ids[..500], row.ids[..500], "{}", &row.text[..40.min(row.text.len())]);
+            continue;
+        }
+        assert_eq!(ids, row.ids, "text: {}", row.text);
+        compared += 1;
+    }
+    assert!(compared >= 40, "only {compared} rows compared");
+}
+
+#[test]
+fn embeddings_match_reference() {
+    let e = embedder();
+    let rows = reference();
+    let mut worst = 1.0f32;
+    for prefix in ["passage: ", "query: "] {
+        let group: Vec<&Row> = rows.iter().filter(|r| r.prefix == prefix).collect();
+        let texts: Vec<&str> = group.iter().map(|r| r.text.as_str()).collect();
+        let vectors = e.embed(&texts, role(prefix)).unwrap();
+        for (row, v) in group.iter().zip(&vectors) {
+            assert_eq!(v.len(), 384);
+            let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4);
+            let c = cosine(v, &row.embedding);
+            worst = worst.min(c);
+            assert!(c >= 0.9999, "cosine {c} for {:?}", row.text);
+        }
+    }
+    eprintln!("worst cosine to reference (f32): {worst}");
+}
+
+#[test]
+fn quantized_path_stays_close_to_reference() {
+    let q = Embedder::load(
+        &bundled(),
+        EmbedOptions {
+            precision: Precision::Quantized,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let rows = reference();
+    let texts: Vec<&str> = rows.iter().filter(|r| r.prefix == "passage: ").map(|r| r.text.as_str()).collect();
+    let refs: Vec<&Vec<f32>> = rows.iter().filter(|r| r.prefix == "passage: ").map(|r| &r.embedding).collect();
+    let vectors = q.embed(&texts, Role::Passage).unwrap();
+    let mut worst = 1.0f32;
+    let mut sum = 0.0f32;
+    for (v, r) in vectors.iter().zip(&refs) {
+        let c = cosine(v, r);
+        worst = worst.min(c);
+        sum += c;
+    }
+    eprintln!("quantized: mean cosine {}, worst {worst}", sum / vectors.len() as f32);
+    assert!(worst >= 0.999, "quantized worst cosine {worst}");
+}
+
+#[test]
+fn batch_invariance() {
+    let e = embedder();
+    let texts = [
+        "짧은 문장.",
+        "Retrieval-augmented generation reduces hallucination by grounding answers in retrieved passages, but only when the retriever finds relevant evidence.",
+        "Toolformer",
+        "대규모 언어 모델이 외부 도구를 호출하는 방법을 스스로 학습하도록 하는 자기 지도 학습 방법을 제안한다. 모델은 API 호출을 삽입하고, 그 결과가 다음 토큰 예측에 도움이 되는지로 걸러진다.",
+        "A much longer English passage that goes on for a while. ".repeat(20).leak() as &str,
+    ];
+    let together = e.embed(&texts, Role::Passage).unwrap();
+    for (t, v) in texts.iter().zip(&together) {
+        let alone = e.embed(&[*t], Role::Passage).unwrap().remove(0);
+        let c = cosine(&alone, v);
+        assert!(c >= 0.99999, "batch changed {t:?}: cosine {c}");
+    }
+}
+
+#[test]
+fn cross_lingual_translation_is_closer_than_unrelated() {
+    let e = embedder();
+    let v = e
+        .embed(
+            &[
+                "이 논문은 검색된 문서를 활용해 언어 모델의 환각을 줄이는 방법을 제안한다.",
+                "This paper proposes a method that reduces hallucinations of language models by using retrieved documents.",
+                "The recipe calls for two cups of flour and a pinch of salt.",
+            ],
+            Role::Passage,
+        )
+        .unwrap();
+    let ko_en = cosine(&v[0], &v[1]);
+    assert!(ko_en > cosine(&v[0], &v[2]), "ko-en {ko_en}");
+    assert!(ko_en > cosine(&v[1], &v[2]), "ko-en {ko_en}");
+}
+
+#[test]
+fn bad_text_input_is_an_error_or_defined() {
+    let e = embedder();
+    assert!(matches!(e.embed(&[""], Role::Passage), Err(EmbedError::EmptyText { index: 0 })));
+    assert!(matches!(e.embed(&["ok", "  \n\t "], Role::Query), Err(EmbedError::EmptyText { index: 1 })));
+    // 100,000 characters: cut at 512 ids, still one unit vector.
+    let long = "가나다라마바사 abc ".repeat(8_000);
+    let ids = e.tokenize(&[long.as_str()], Role::Passage).unwrap();
+    assert_eq!(ids[0].len(), embed::MAX_IDS);
+    let v = e.embed(&[long.as_str()], Role::Passage).unwrap();
+    let norm: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn other_poolings_give_unit_vectors_that_differ_from_mean() {
+    let texts = ["Self-RAG: learning to retrieve, generate and critique through self-reflection."];
+    let mean = embedder().embed(&texts, Role::Passage).unwrap().remove(0);
+    for pooling in [Pooling::Cls, Pooling::Ditto] {
+        let e = Embedder::load(&bundled(), EmbedOptions { pooling, ..Default::default() }).unwrap();
+        let v = e.embed(&texts, Role::Passage).unwrap().remove(0);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+        let c = cosine(&v, &mean);
+        assert!(c < 0.9999 && c > 0.5, "{pooling}: cosine to mean {c}");
+    }
+}
+
+#[test]
+fn bad_model_sources_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = embed::source::resolve(Some(dir.path().to_str().unwrap())).unwrap_err();
+    assert!(err.to_string().contains("config.json is missing"), "{err}");
+
+    // A directory with a truncated GGUF file.
+    let src = embed::source::bundled_dir();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let gguf = std::fs::read(src.join("model.gguf")).unwrap();
+    std::fs::write(dir.path().join("model.gguf"), &gguf[..gguf.len() / 3]).unwrap();
+    let files = embed::source::resolve(Some(dir.path().to_str().unwrap())).unwrap();
+    let err = Embedder::load(&files, EmbedOptions::default()).err().expect("truncated GGUF fails");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    // Not a GGUF file at all.
+    std::fs::write(dir.path().join("model.gguf"), b"definitely not gguf").unwrap();
+    let err = Embedder::load(&files, EmbedOptions::default()).err().expect("garbage fails");
+    assert!(err.to_string().contains("model.gguf"), "{err}");
+
+    // A name that is neither a directory nor a hub id.
+    let err = embed::source::resolve(Some("no/such/model/here")).unwrap_err();
+    assert!(err.to_string().contains("not a hub model id"), "{err}");
+}
+
+#[test]
+fn cuda_without_the_feature_is_a_clear_error() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let err = Embedder::load(
+        &bundled(),
+        EmbedOptions {
+            device: embed::DeviceKind::Cuda,
+            ..Default::default()
+        },
+    )
+    .err()
+    .expect("no cuda in this build");
+    assert!(matches!(err, EmbedError::NoCuda), "{err}");
+}
