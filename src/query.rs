@@ -1,0 +1,273 @@
+//! Stage 5: answers from a loaded index — papers like a paper, papers for a free-text query,
+//! and the passages that explain each match.
+
+use crate::corpus::ids;
+use crate::embed::{EmbedError, Embedder, Role};
+use crate::index::{ann, Index};
+use serde::{Deserialize, Serialize};
+
+/// How two papers are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// Cosine of the paper vectors.
+    Cosine,
+    /// Cosine after subtracting the collection's mean vector: embedding spaces are
+    /// anisotropic, and the shared direction makes every pair look alike.
+    Centered,
+    /// CSLS (Conneau et al., 2018): `2·cos(a,b) − r(a) − r(b)`, where `r(x)` is x's mean
+    /// similarity to its nearest neighbours; it discounts "hub" papers that are close to
+    /// everything, such as long surveys.
+    #[default]
+    Csls,
+}
+
+impl std::str::FromStr for Scoring {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cosine" => Ok(Scoring::Cosine),
+            "centered" => Ok(Scoring::Centered),
+            "csls" => Ok(Scoring::Csls),
+            _ => Err(format!("unknown scoring {s:?} (cosine, centered, csls)")),
+        }
+    }
+}
+
+/// Neighbours averaged for CSLS's hubness term.
+const CSLS_NEIGHBOURS: usize = 10;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaperRef {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    pub query_passage: String,
+    pub match_passage: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimilarHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Similar {
+    pub query: PaperRef,
+    pub results: Vec<SimilarHit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub passage: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Search {
+    pub results: Vec<SearchHit>,
+}
+
+/// Paper-to-paper similarity over a whole index, prepared once per process.
+pub struct PaperSpace {
+    dim: usize,
+    vectors: Vec<f32>,
+    hubness: Vec<f32>,
+    scoring: Scoring,
+}
+
+impl PaperSpace {
+    pub fn new(index: &Index, scoring: Scoring) -> Self {
+        let dim = index.dim();
+        let n = index.papers.len();
+        let mut vectors = index.paper_vectors.clone();
+        if scoring != Scoring::Cosine && n > 1 {
+            let mut mean = vec![0f32; dim];
+            for row in vectors.chunks_exact(dim) {
+                mean.iter_mut().zip(row).for_each(|(m, x)| *m += x / n as f32);
+            }
+            for row in vectors.chunks_exact_mut(dim) {
+                row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+                crate::embed::pool::normalize(row);
+            }
+        }
+        let mut hubness = vec![0f32; n];
+        if scoring == Scoring::Csls {
+            for (i, h) in hubness.iter_mut().enumerate() {
+                let q = &vectors[i * dim..(i + 1) * dim];
+                let hits = ann::exact(&vectors, dim, q, CSLS_NEIGHBOURS + 1);
+                let others: Vec<f32> = hits.iter().filter(|x| x.0 != i).map(|x| x.1).collect();
+                *h = others.iter().sum::<f32>() / others.len().max(1) as f32;
+            }
+        }
+        Self {
+            dim,
+            vectors,
+            hubness,
+            scoring,
+        }
+    }
+
+    /// Every other paper's score against paper `q`, best first.
+    pub fn rank(&self, q: usize) -> Vec<(usize, f32)> {
+        let d = self.dim;
+        let qv = &self.vectors[q * d..(q + 1) * d];
+        let mut out: Vec<(usize, f32)> = self
+            .vectors
+            .chunks_exact(d)
+            .enumerate()
+            .filter(|&(j, _)| j != q)
+            .map(|(j, v)| {
+                let cos = ann::dot(qv, v);
+                let s = match self.scoring {
+                    Scoring::Csls => 2.0 * cos - self.hubness[q] - self.hubness[j],
+                    _ => cos,
+                };
+                (j, s)
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+}
+
+fn passage(index: &Index, chunk: usize) -> String {
+    let c = &index.chunks[chunk].chunk;
+    if c.text.is_empty() {
+        c.title.clone()
+    } else {
+        c.text.clone()
+    }
+}
+
+/// Papers like paper `id`, best first, never the paper itself.
+pub fn similar(index: &Index, space: &PaperSpace, id: &str, k: usize) -> Result<Similar, ids::UnknownId> {
+    let paper = ids::find(&index.papers, id)?;
+    let q = index
+        .papers
+        .iter()
+        .position(|p| p.id == paper.id)
+        .expect("find returns a paper of the index");
+    let by_paper = index.chunks_by_paper();
+    let results = space
+        .rank(q)
+        .into_iter()
+        .take(k)
+        .map(|(j, score)| {
+            let (qc, mc) = best_pair(index, &by_paper[q], &by_paper[j]);
+            SimilarHit {
+                id: index.papers[j].id.clone(),
+                title: index.papers[j].title.clone(),
+                score,
+                why: Why {
+                    query_passage: qc.map(|c| passage(index, c)).unwrap_or_default(),
+                    match_passage: mc.map(|c| passage(index, c)).unwrap_or_default(),
+                },
+            }
+        })
+        .collect();
+    Ok(Similar {
+        query: PaperRef {
+            id: paper.id.clone(),
+            title: paper.title.clone(),
+        },
+        results,
+    })
+}
+
+/// The pair of passages, one from each paper, whose vectors agree most.
+fn best_pair(index: &Index, a: &[usize], b: &[usize]) -> (Option<usize>, Option<usize>) {
+    let mut best = (None, None);
+    let mut best_score = f32::NEG_INFINITY;
+    for &i in a {
+        for &j in b {
+            let s = ann::dot(index.chunk_vector(i), index.chunk_vector(j));
+            if s > best_score {
+                best_score = s;
+                best = (Some(i), Some(j));
+            }
+        }
+    }
+    best
+}
+
+/// Papers for a free-text query: passages ranked by the query vector, each paper scored by
+/// its best passage.
+pub fn search(
+    index: &Index,
+    embedder: &Embedder,
+    query: &str,
+    k: usize,
+    use_graph: bool,
+) -> Result<Search, QueryError> {
+    let qv = embedder
+        .embed(&[query], Role::Query)?
+        .pop()
+        .expect("one vector per text");
+    if qv.len() != index.dim() {
+        return Err(QueryError::Dimension {
+            index: index.dim(),
+            model: qv.len(),
+        });
+    }
+    Ok(search_vector(index, &qv, k, use_graph)?)
+}
+
+/// `search` for an already embedded query.
+pub fn search_vector(
+    index: &Index,
+    qv: &[f32],
+    k: usize,
+    use_graph: bool,
+) -> Result<Search, crate::index::StoreError> {
+    let dim = index.dim();
+    // Enough passages that k distinct papers are almost surely among them.
+    let wanted = (k * 8).max(64).min(index.chunks.len());
+    let hits = if use_graph {
+        index.graph("chunks")?.search(qv, wanted)
+    } else {
+        ann::exact(&index.chunk_vectors, dim, qv, wanted)
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut results = Vec::new();
+    for (ci, score) in hits {
+        let c = &index.chunks[ci].chunk;
+        if !seen.insert(c.paper.clone()) {
+            continue;
+        }
+        let title = index
+            .papers
+            .iter()
+            .find(|p| p.id == c.paper)
+            .map(|p| p.title.clone())
+            .unwrap_or_else(|| c.title.clone());
+        results.push(SearchHit {
+            id: c.paper.clone(),
+            title,
+            score,
+            passage: passage(index, ci),
+        });
+        if results.len() == k {
+            break;
+        }
+    }
+    Ok(Search { results })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Store(#[from] crate::index::StoreError),
+    #[error("the index holds {index}-d vectors but the model makes {model}-d ones: run `recommend index` with this model")]
+    Dimension { index: usize, model: usize },
+}

@@ -1,0 +1,262 @@
+//! End to end: the `recommend` binary on the seed corpus with the real bundled model.
+//!
+//! One cold index of the seed corpus is built once and shared (read-only) by the tests;
+//! tests that damage or change an index work on their own copy.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The shared, read-only index of the seed corpus.
+fn seed_index() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep().join("index");
+        let out = recommend(&dir).args(["index", "--quiet"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        dir
+    })
+}
+
+fn recommend(index: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("recommend").unwrap();
+    cmd.arg("--index").arg(index).env_remove("RECOMMEND_MODEL");
+    cmd
+}
+
+fn json(index: &Path, args: &[&str]) -> Value {
+    let out = recommend(index).args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn ids(results: &Value) -> Vec<String> {
+    results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn similar_to_cad_finds_rag_and_hallucination_papers_never_itself() {
+    let out = json(seed_index(), &["similar", "--id", "cad", "-k", "10"]);
+    assert_eq!(out["query"]["id"], "CAD");
+    assert_eq!(
+        out["query"]["title"],
+        "Trusting Your Evidence: Hallucinate Less with Context-aware Decoding"
+    );
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10);
+    let got = ids(&out);
+    assert!(!got.iter().any(|id| id.eq_ignore_ascii_case("CAD")), "{got:?}");
+    // Scores are sorted and every result explains itself with two passages.
+    let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    for r in results {
+        assert!(!r["why"]["query_passage"].as_str().unwrap().is_empty());
+        assert!(!r["why"]["match_passage"].as_str().unwrap().is_empty());
+    }
+    // Retrieval augmentation or hallucination, by the results' own titles.
+    let topical = results
+        .iter()
+        .filter(|r| {
+            let t = r["title"].as_str().unwrap().to_lowercase();
+            ["retriev", "hallucinat", "rag", "context", "evidence"]
+                .iter()
+                .any(|w| t.contains(w))
+        })
+        .count();
+    assert!(topical >= 3, "only {topical} RAG/hallucination papers in {got:?}");
+}
+
+#[test]
+fn korean_query_finds_the_matching_paper() {
+    let out = json(
+        seed_index(),
+        &["search", "언어 모델이 외부 도구 API를 언제 호출할지 스스로 배우는 방법", "-k", "3"],
+    );
+    let got = ids(&out);
+    assert!(got.iter().any(|id| id == "Toolformer"), "{got:?}");
+    for r in out["results"].as_array().unwrap() {
+        assert!(!r["passage"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn english_query_finds_a_korean_summary() {
+    let out = json(
+        seed_index(),
+        &["search", "benchmark for measuring hallucination of large language models", "-k", "3"],
+    );
+    assert!(ids(&out).iter().any(|id| id == "HaluEval"), "{:?}", ids(&out));
+}
+
+#[test]
+fn unknown_id_suggests_the_closest() {
+    let out = recommend(seed_index())
+        .args(["similar", "--id", "CDA"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "error: no paper with id \"CDA\"; did you mean CAD?");
+}
+
+#[test]
+fn list_and_show() {
+    let list = json(seed_index(), &["list"]);
+    let rows = list.as_array().unwrap();
+    assert!(rows.len() >= 85, "{} papers", rows.len());
+    for key in ["id", "title", "source", "url", "date", "tags"] {
+        assert!(rows[0].get(key).is_some(), "list --json lacks {key}");
+    }
+    let cad = rows.iter().find(|r| r["id"] == "CAD").unwrap();
+    assert!(cad["url"].as_str().unwrap().ends_with("CAD.html"));
+    let show = json(seed_index(), &["show", "--id", "selfrag"]);
+    assert_eq!(show["id"], "SelfRAG");
+    assert!(!show["sections"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn reindexing_unchanged_input_embeds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(seed_index(), dir.path());
+    let out = json(dir.path(), &["index"]);
+    assert_eq!(out["embedded"], 0, "{out}");
+    assert_eq!(out["up_to_date"], true);
+}
+
+#[test]
+fn changed_and_removed_files_reembed_only_their_passages() {
+    // A small collection of its own: two digests.
+    let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    let seeds = recommend::corpus::seed_dir();
+    for f in ["002_cf0c9b0a903b679b.txt", "003_498fcb06ee946e4f.txt"] {
+        std::fs::copy(seeds.join(f), docs.join(f)).unwrap();
+    }
+    let index = work.path().join("index");
+    let docs_arg = docs.to_str().unwrap();
+    let first = json(&index, &["index", docs_arg]);
+    let total = first["chunks"].as_u64().unwrap();
+    assert_eq!(first["embedded"].as_u64().unwrap(), total);
+    assert_eq!(first["papers"], 18);
+
+    // A new Markdown note: only its passages are embedded.
+    std::fs::write(
+        docs.join("note.md"),
+        "# Speculative Decoding Notes\n\nA small draft model proposes tokens that the large model verifies in parallel.\n",
+    )
+    .unwrap();
+    let second = json(&index, &["index", docs_arg]);
+    assert_eq!(second["papers"], 19);
+    assert_eq!(second["embedded"], 1, "{second}");
+
+    // Removing a file drops its papers and embeds nothing.
+    std::fs::remove_file(docs.join("003_498fcb06ee946e4f.txt")).unwrap();
+    let third = json(&index, &["index", docs_arg]);
+    assert_eq!(third["papers"], 11);
+    assert_eq!(third["embedded"], 0, "{third}");
+    let list = json(&index, &["list"]);
+    assert!(!list.as_array().unwrap().iter().any(|p| p["id"] == "FLAN"));
+    // IDs survive the changes.
+    assert!(list.as_array().unwrap().iter().any(|p| p["id"] == "NLLB"));
+}
+
+#[test]
+fn corrupt_or_missing_index_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(seed_index(), dir.path());
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    let gen = dir.path().join(current.trim());
+    for victim in ["vectors.f32", "chunks.hnsw.graph", "papers.json"] {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        let path = copy.path().join(current.trim()).join(victim);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let args: &[&str] = if victim.contains("hnsw") {
+            &["search", "retrieval", "--hnsw"]
+        } else {
+            &["similar", "--id", "CAD"]
+        };
+        let out = recommend(copy.path()).args(args).output().unwrap();
+        assert!(!out.status.success(), "{victim}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") && err.contains("recommend index") && err.trim().lines().count() == 1,
+            "{victim}: {err}"
+        );
+    }
+    // A foreign manifest.
+    std::fs::write(gen.join("manifest.json"), b"{\"hello\": 1}").unwrap();
+    let out = recommend(dir.path()).args(["similar", "--id", "CAD"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("recommend index"), "{err}");
+    // Lost CURRENT pointer → the index counts as missing, and `index` rebuilds cleanly.
+    let missing = tempfile::tempdir().unwrap();
+    let out = recommend(missing.path()).args(["search", "x"]).env("RECOMMEND_MODEL", "/nonexistent/model").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/model"), "{err}");
+}
+
+#[test]
+fn search_with_the_graph_agrees_with_exact_scan() {
+    let exact = json(seed_index(), &["search", "instruction tuning data", "-k", "5", "--exact"]);
+    let graph = json(seed_index(), &["search", "instruction tuning data", "-k", "5", "--hnsw"]);
+    assert_eq!(ids(&exact), ids(&graph));
+}
+
+#[test]
+fn embed_command_writes_json_lines() {
+    let out = recommend(seed_index())
+        .args(["embed", "--query", "-"])
+        .write_stdin("환각 줄이기\n\nreduce hallucination\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["text"], "환각 줄이기");
+    assert_eq!(lines[1]["embedding"].as_array().unwrap().len(), 384);
+}
+
+#[test]
+fn cuda_request_without_feature_is_one_line() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let out = recommend(seed_index())
+        .args(["search", "x", "--device", "cuda"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no CUDA support") && err.trim().lines().count() == 1, "{err}");
+}
