@@ -154,11 +154,12 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
-    if let Some(n) = g.threads {
-        // candle's kernels and rayon both read this.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    }
+    // Rayon's pool (tokenization, graph building) gets every thread; candle's kernels run
+    // one per batch, with `threads` batches at a time (see `embed::single_threaded_kernels`).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(g.threads.unwrap_or_else(num_threads))
+        .build_global();
+    embed::single_threaded_kernels();
     match &cli.command {
         Command::Index(args) => {
             let report = build_index(g, args)?;
@@ -299,6 +300,7 @@ fn embed_options(g: &Global) -> EmbedOptions {
         precision: g.precision,
         pooling: g.pooling,
         batch_tokens: g.batch_tokens,
+        workers: g.threads.unwrap_or_else(num_threads),
     }
 }
 

@@ -70,8 +70,44 @@ fn layer_norm(src: &mut dyn WeightSource, prefix: &str, eps: f64) -> Result<Laye
     ))
 }
 
+/// Query, key and value projections: one fused GEMM when the weights are dense, three when
+/// they are quantized (quantized blocks cannot be concatenated).
+enum Qkv {
+    Fused(Linear),
+    Split([Linear; 3]),
+}
+
+impl Qkv {
+    fn load(src: &mut dyn WeightSource, prefix: &str, quantized: bool) -> Result<Self> {
+        let parts = [
+            Linear::load(src, &format!("{prefix}.query"), quantized)?,
+            Linear::load(src, &format!("{prefix}.key"), quantized)?,
+            Linear::load(src, &format!("{prefix}.value"), quantized)?,
+        ];
+        if let [QMatMul::Tensor(q), QMatMul::Tensor(k), QMatMul::Tensor(v)] =
+            parts.each_ref().map(|l| &l.weight)
+        {
+            let weight = QMatMul::Tensor(Tensor::cat(&[q, k, v], 0)?);
+            let bias = Tensor::cat(&parts.each_ref().map(|l| &l.bias), 0)?;
+            return Ok(Qkv::Fused(Linear { weight, bias }));
+        }
+        Ok(Qkv::Split(parts))
+    }
+
+    /// `[tokens, hidden]` → `[tokens, 3 × hidden]` (queries, keys, values side by side).
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Qkv::Fused(l) => l.forward(xs),
+            Qkv::Split(ls) => Tensor::cat(
+                &[ls[0].forward(xs)?, ls[1].forward(xs)?, ls[2].forward(xs)?],
+                1,
+            ),
+        }
+    }
+}
+
 struct Layer {
-    qkv: [Linear; 3],
+    qkv: Qkv,
     attn_out: Linear,
     attn_norm: LayerNorm,
     ff_in: Linear,
@@ -81,8 +117,10 @@ struct Layer {
 
 /// Encoder output for one padded batch.
 pub struct Encoded {
-    /// Last hidden state, `[batch, len, hidden]`.
+    /// Last hidden state of the real tokens, sequences one after another: `[tokens, hidden]`.
     pub hidden: Tensor,
+    /// Length of the attention grid (the longest sequence).
+    pub padded_len: usize,
     /// Diagonal of the first layer's attention probabilities averaged over heads, `[batch, len]`,
     /// when asked for (Ditto pooling).
     pub attention_diagonal: Option<Tensor>,
@@ -115,11 +153,7 @@ impl Bert {
         for i in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
             layers.push(Layer {
-                qkv: [
-                    Linear::load(src, &format!("{p}.attention.self.query"), quantized)?,
-                    Linear::load(src, &format!("{p}.attention.self.key"), quantized)?,
-                    Linear::load(src, &format!("{p}.attention.self.value"), quantized)?,
-                ],
+                qkv: Qkv::load(src, &format!("{p}.attention.self"), quantized)?,
                 attn_out: Linear::load(src, &format!("{p}.attention.output.dense"), quantized)?,
                 attn_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), eps)?,
                 ff_in: Linear::load(src, &format!("{p}.intermediate.dense"), quantized)?,
@@ -150,8 +184,12 @@ impl Bert {
         self.position.dim(0).unwrap_or(0)
     }
 
-    /// Runs the encoder on right-padded `ids` (`[batch, len]`, u32) with `mask` (1 = token,
-    /// 0 = padding). Token type ids are all 0, as e5 was trained.
+    /// Runs the encoder on a batch of id sequences. Token type ids are all 0, as e5 was
+    /// trained.
+    ///
+    /// Only attention needs the `[batch, len]` grid; every other layer runs on the real
+    /// tokens packed one after another, so padding costs nothing in the GEMMs that take most
+    /// of the time. Tokens move between the two layouts by one gather each way per layer.
     pub fn forward(&self, ids: &[Vec<u32>], want_diagonal: bool) -> Result<Encoded> {
         let batch = ids.len();
         let len = ids.iter().map(Vec::len).max().unwrap_or(0);
@@ -164,40 +202,55 @@ impl Bert {
                 self.max_positions()
             );
         }
-        let mut flat = Vec::with_capacity(batch * len);
+        let total: usize = ids.iter().map(Vec::len).sum();
+        let mut packed = Vec::with_capacity(total);
+        let mut positions = Vec::with_capacity(total);
+        // Packed row → grid slot, and grid slot → packed row (`total` = the zero row).
+        let mut to_grid = Vec::with_capacity(total);
+        let mut to_packed = Vec::with_capacity(batch * len);
         let mut bias = Vec::with_capacity(batch * len);
-        for row in ids {
-            flat.extend_from_slice(row);
-            flat.extend(std::iter::repeat_n(super::PAD_ID, len - row.len()));
+        for (b, row) in ids.iter().enumerate() {
+            for (l, &id) in row.iter().enumerate() {
+                to_grid.push((b * len + l) as u32);
+                to_packed.push(packed.len() as u32);
+                packed.push(id);
+                positions.push(l as u32);
+            }
+            to_packed.extend(std::iter::repeat_n(total as u32, len - row.len()));
             bias.extend(std::iter::repeat_n(0f32, row.len()));
             bias.extend(std::iter::repeat_n(f32::MIN, len - row.len()));
         }
-        let ids = Tensor::from_vec(flat, (batch, len), &self.device)?;
+        let dev = &self.device;
+        let packed = Tensor::from_vec(packed, (1, total), dev)?;
+        let positions = Tensor::from_vec(positions, total, dev)?;
+        let to_grid = Tensor::from_vec(to_grid, total, dev)?;
+        let to_packed = Tensor::from_vec(to_packed, batch * len, dev)?;
         // Additive key mask, broadcast over heads and query positions: [batch, 1, 1, len].
-        let mask_bias = Tensor::from_vec(bias, (batch, 1, 1, len), &self.device)?;
+        let mask_bias = Tensor::from_vec(bias, (batch, 1, 1, len), dev)?;
 
         let hidden_size = self.position.dim(1)?;
-        let positions = self.position.narrow(0, 0, len)?;
         let type0 = self.token_type.narrow(0, 0, 1)?;
         let x = self
             .word
-            .lookup(&ids)?
-            .broadcast_add(&positions)?
+            .lookup(&packed)?
+            .squeeze(0)?
+            .add(&self.position.index_select(&positions, 0)?)?
             .broadcast_add(&type0)?;
-        let mut x = self.emb_norm.forward(&x)?.reshape((batch * len, hidden_size))?;
+        let mut x = self.emb_norm.forward(&x)?;
 
         let head_dim = hidden_size / self.heads;
         let scale = 1.0 / (head_dim as f64).sqrt();
+        let zero_row = Tensor::zeros((1, 3 * hidden_size), DType::F32, dev)?;
         let mut diagonal = None;
         for (li, layer) in self.layers.iter().enumerate() {
-            let split = |t: Tensor| -> Result<Tensor> {
-                t.reshape((batch, len, self.heads, head_dim))?
-                    .transpose(1, 2)?
-                    .contiguous()
+            let qkv = Tensor::cat(&[layer.qkv.forward(&x)?, zero_row.clone()], 0)?
+                .index_select(&to_packed, 0)?
+                .reshape((batch, len, 3, self.heads, head_dim))?;
+            let part = |i: usize| -> Result<Tensor> {
+                qkv.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()
             };
-            let q = split((layer.qkv[0].forward(&x)? * scale)?)?;
-            let k = split(layer.qkv[1].forward(&x)?)?;
-            let v = split(layer.qkv[2].forward(&x)?)?;
+            let q = (part(0)? * scale)?;
+            let (k, v) = (part(1)?, part(2)?);
             let scores = q.matmul(&k.t()?)?.broadcast_add(&mask_bias)?;
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
             if want_diagonal && li == 0 {
@@ -206,12 +259,13 @@ impl Bert {
             let ctx = probs
                 .matmul(&v)?
                 .transpose(1, 2)?
-                .reshape((batch * len, hidden_size))?;
+                .reshape((batch * len, hidden_size))?
+                .index_select(&to_grid, 0)?;
             let attn = layer.attn_out.forward(&ctx)?;
             let x1 = layer.attn_norm.forward(&(attn + &x)?)?;
             let h = layer.ff_in.forward(&x1)?;
             let h = match self.act {
-                HiddenAct::Gelu => h.gelu_erf()?,
+                HiddenAct::Gelu => super::gelu::gelu_erf(&h)?,
                 HiddenAct::GeluApproximate => h.gelu()?,
                 HiddenAct::Relu => h.relu()?,
             };
@@ -219,7 +273,8 @@ impl Bert {
             x = layer.ff_norm.forward(&(h + x1)?)?;
         }
         Ok(Encoded {
-            hidden: x.reshape((batch, len, hidden_size))?,
+            hidden: x,
+            padded_len: len,
             attention_diagonal: diagonal,
         })
     }

@@ -7,6 +7,7 @@
 //! is computed.
 
 pub mod bert;
+mod gelu;
 pub mod pool;
 pub mod source;
 mod weights;
@@ -29,7 +30,7 @@ pub const PAD_ID: u32 = 1;
 pub const MAX_IDS: usize = 512;
 /// Tokens per batch (rows × padded length) when nothing else is asked for; chosen with
 /// `recommend bench --batch-tokens`.
-pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+pub const DEFAULT_BATCH_TOKENS: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -120,6 +121,8 @@ pub struct EmbedOptions {
     pub precision: Precision,
     pub pooling: Pooling,
     pub batch_tokens: usize,
+    /// Batches embedded at once, each on its own thread.
+    pub workers: usize,
 }
 
 impl Default for EmbedOptions {
@@ -129,6 +132,7 @@ impl Default for EmbedOptions {
             precision: Precision::F32,
             pooling: Pooling::Mean,
             batch_tokens: DEFAULT_BATCH_TOKENS,
+            workers: 1,
         }
     }
 }
@@ -257,6 +261,9 @@ impl Embedder {
 
     /// Embeds tokenized texts in token-budget batches over length-sorted rows, calling
     /// `progress` after each batch with the stats so far.
+    ///
+    /// With `workers > 1`, that many batches run at once, each on its own thread; see
+    /// [`single_threaded_kernels`] for why this beats parallelism inside each operation.
     pub fn embed_ids(
         &self,
         ids: &[Vec<u32>],
@@ -265,30 +272,81 @@ impl Embedder {
         let start = Instant::now();
         let mut stats = EmbedStats::default();
         let mut out = vec![Vec::new(); ids.len()];
-        for batch in batches(ids, self.options.batch_tokens) {
-            let rows: Vec<Vec<u32>> = batch.iter().map(|&i| ids[i].clone()).collect();
-            let len = rows.iter().map(Vec::len).max().unwrap_or(0);
-            let want_diag = self.options.pooling == Pooling::Ditto;
-            let enc = self.model.forward(&rows, want_diag)?;
-            let hidden = enc.hidden.flatten_all()?.to_vec1::<f32>()?;
-            let diag = match enc.attention_diagonal {
-                Some(d) => Some(d.flatten_all()?.to_vec1::<f32>()?),
-                None => None,
-            };
-            for (r, &i) in batch.iter().enumerate() {
-                let h = &hidden[r * len * self.dim..(r + 1) * len * self.dim];
-                let w = diag.as_ref().map(|d| &d[r * len..(r + 1) * len]);
-                out[i] = pool::pool(self.options.pooling, h, self.dim, rows[r].len(), w);
+        let plan = batches(ids, self.options.batch_tokens);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = self.options.workers.clamp(1, plan.len().max(1));
+        std::thread::scope(|scope| -> Result<(), EmbedError> {
+            let (tx, rx) = std::sync::mpsc::channel();
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (plan, next) = (&plan, &next);
+                scope.spawn(move || loop {
+                    let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(batch) = plan.get(b) else { break };
+                    let result = self.embed_batch(ids, batch);
+                    let failed = result.is_err();
+                    if tx.send((b, result)).is_err() || failed {
+                        break;
+                    }
+                });
             }
-            stats.texts += rows.len();
-            stats.tokens += rows.iter().map(Vec::len).sum::<usize>();
-            stats.padded_tokens += rows.len() * len;
-            stats.batches += 1;
-            stats.elapsed = start.elapsed();
-            progress(&stats);
-        }
+            drop(tx);
+            for (b, result) in rx {
+                let vectors = result?;
+                let batch = &plan[b];
+                let len = batch.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
+                stats.texts += batch.len();
+                stats.tokens += batch.iter().map(|&i| ids[i].len()).sum::<usize>();
+                stats.padded_tokens += batch.len() * len;
+                stats.batches += 1;
+                stats.elapsed = start.elapsed();
+                for (&i, v) in batch.iter().zip(vectors) {
+                    out[i] = v;
+                }
+                progress(&stats);
+            }
+            Ok(())
+        })?;
         Ok((out, stats))
     }
+
+    /// One forward pass and pooling for the rows `batch` of `ids`.
+    fn embed_batch(&self, ids: &[Vec<u32>], batch: &[usize]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let rows: Vec<Vec<u32>> = batch.iter().map(|&i| ids[i].clone()).collect();
+        let len = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let want_diag = self.options.pooling == Pooling::Ditto;
+        let enc = self.model.forward(&rows, want_diag)?;
+        let hidden = enc.hidden.flatten_all()?.to_vec1::<f32>()?;
+        let diag = match enc.attention_diagonal {
+            Some(d) => Some(d.flatten_all()?.to_vec1::<f32>()?),
+            None => None,
+        };
+        let mut offset = 0;
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, row) in rows.iter().enumerate() {
+            let n = row.len();
+            let h = &hidden[offset * self.dim..(offset + n) * self.dim];
+            let w = diag.as_ref().map(|d| &d[r * len..r * len + n]);
+            out.push(pool::pool(self.options.pooling, h, self.dim, n, w));
+            offset += n;
+        }
+        Ok(out)
+    }
+}
+
+/// Makes candle's CPU kernels single-threaded, so that `EmbedOptions::workers` batches can
+/// run side by side instead. Call once at program start, before any other thread exists
+/// (it sets environment variables that candle reads), and after building rayon's global
+/// pool if other work (tokenization, graph building) should keep using every core.
+///
+/// Why: on 2 cores, splitting each GEMM and each element-wise op across threads costs a
+/// barrier per operation, and the element-wise ops are too small to pay for it; measured on
+/// the seed paragraphs, two single-threaded batches at once ran about 1.4× faster than one
+/// batch on two threads (`recommend bench --texts`, see BENCHMARKS.md).
+pub fn single_threaded_kernels() {
+    // SAFETY-relevant: only sound while the process has a single thread, as documented.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
 }
 
 /// The model's BERT configuration.
