@@ -178,7 +178,11 @@ impl BenchReport {
             self.tokens,
             self.padding_fraction * 100.0
         );
-        let _ = writeln!(s, "throughput        {:>10.1} tokens/s  {:.2} passages/s", self.tokens_per_s, self.texts_per_s);
+        let _ = writeln!(
+            s,
+            "throughput        {:>10.1} tokens/s  {:.2} passages/s",
+            self.tokens_per_s, self.texts_per_s
+        );
         let opt = |s: &mut String, name: &str, v: Option<f64>, unit: &str| {
             if let Some(v) = v {
                 let _ = writeln!(s, "{name:<18}{v:>10.3} {unit}");
@@ -186,9 +190,19 @@ impl BenchReport {
         };
         opt(&mut s, "index cold", self.index_cold_s, "s");
         opt(&mut s, "index warm", self.index_warm_s, "s");
-        opt(&mut s, "similar p50", self.similar_p50_ms, "ms (in process)");
+        opt(
+            &mut s,
+            "similar p50",
+            self.similar_p50_ms,
+            "ms (in process)",
+        );
         opt(&mut s, "similar p95", self.similar_p95_ms, "ms");
-        opt(&mut s, "search p50", self.search_p50_ms, "ms (in process, model loaded)");
+        opt(
+            &mut s,
+            "search p50",
+            self.search_p50_ms,
+            "ms (in process, model loaded)",
+        );
         opt(&mut s, "search p95", self.search_p95_ms, "ms");
         opt(&mut s, "peak memory", self.peak_rss_mb, "MiB");
         s

@@ -68,7 +68,11 @@ pub fn chunk_papers(
         .collect()
 }
 
-pub fn chunk_paper(paper: &Paper, params: ChunkParams, count: &dyn Fn(&str) -> usize) -> Vec<Chunk> {
+pub fn chunk_paper(
+    paper: &Paper,
+    params: ChunkParams,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<Chunk> {
     let title = match &paper.title_ko {
         Some(ko) if !ko.is_empty() && ko != &paper.title => format!("{} / {}", paper.title, ko),
         _ => paper.title.clone(),
@@ -160,7 +164,11 @@ fn split_long(s: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<Stri
     let mut current = String::new();
     let mut used = 0;
     for word in s.split_word_bounds() {
-        let n = if word.trim().is_empty() { 0 } else { count(word) };
+        let n = if word.trim().is_empty() {
+            0
+        } else {
+            count(word)
+        };
         if used > 0 && used + n > budget {
             parts.push(current.trim().to_string());
             current.clear();
@@ -176,7 +184,10 @@ fn split_long(s: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<Stri
 }
 
 fn cut_to_tokens(s: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> String {
-    split_long(s, budget, count).into_iter().next().unwrap_or_default()
+    split_long(s, budget, count)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -219,14 +230,20 @@ mod tests {
         let chunks = chunk_paper(&paper(&text), params, &words);
         assert!(chunks.len() > 5);
         for c in &chunks {
-            assert!(words(&format!("passage: {}", c.input())) + SPECIALS <= 60, "{c:?}");
+            assert!(
+                words(&format!("passage: {}", c.input())) + SPECIALS <= 60,
+                "{c:?}"
+            );
             assert!(c.text.ends_with('.'), "cut mid-sentence: {:?}", c.text);
             assert!(c.input().starts_with("A title\n"));
         }
         // Each window starts with the last sentence of the one before.
         for pair in chunks.windows(2) {
             let last = pair[0].text.rsplit(". ").next().unwrap();
-            assert!(pair[1].text.starts_with(last.trim_end_matches('.')), "{pair:?}");
+            assert!(
+                pair[1].text.starts_with(last.trim_end_matches('.')),
+                "{pair:?}"
+            );
         }
         // Every sentence is somewhere.
         for i in 0..40 {

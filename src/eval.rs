@@ -125,7 +125,9 @@ pub fn data_dir() -> PathBuf {
 fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
     ids::find(papers, id).ok().or_else(|| {
         let key = ids::paper_key(&Paper::new(title, ""));
-        papers.iter().find(|p| !key.is_empty() && ids::paper_key(p) == key)
+        papers
+            .iter()
+            .find(|p| !key.is_empty() && ids::paper_key(p) == key)
     })
 }
 
@@ -133,7 +135,10 @@ fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> 
 pub fn abstract_pairs(papers: &[Paper]) -> Vec<(String, String)> {
     let hangul = |s: &str| {
         let letters = s.chars().filter(|c| c.is_alphabetic()).count().max(1);
-        s.chars().filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c)).count() as f64 / letters as f64
+        s.chars()
+            .filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c))
+            .count() as f64
+            / letters as f64
     };
     let mut out = Vec::new();
     for p in papers {
@@ -314,7 +319,12 @@ fn rebuild_papers(ix: &Index, chunk_vectors: Vec<f32>, mode: PaperVector) -> Ind
 }
 
 /// Runs the evaluation. Without `sweep`, one row: the default settings.
-pub fn run(files: &ModelFiles, options: EmbedOptions, sweep: bool, verbose: bool) -> Result<EvalReport> {
+pub fn run(
+    files: &ModelFiles,
+    options: EmbedOptions,
+    sweep: bool,
+    verbose: bool,
+) -> Result<EvalReport> {
     let judged: Judged = load_json(&data_dir().join("related.json"))?;
     let queries: Queries = load_json(&data_dir().join("queries.json"))?;
     let inputs = vec![crate::corpus::seed_dir()];
@@ -330,7 +340,14 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, sweep: bool, verbose: bool
         if verbose {
             eprintln!("indexing the seed corpus with {pooling} pooling");
         }
-        index::build(scratch.path(), &inputs, files, opts, IndexSettings::default(), &mut index::Silent)?;
+        index::build(
+            scratch.path(),
+            &inputs,
+            files,
+            opts,
+            IndexSettings::default(),
+            &mut index::Silent,
+        )?;
         let ix = Index::open(scratch.path())?;
         let embedder = Embedder::load(files, opts)?;
         let qtexts: Vec<&str> = queries.queries.iter().map(|q| q.query.as_str()).collect();
@@ -341,7 +358,10 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, sweep: bool, verbose: bool
         let (kov, env) = if pairs.is_empty() {
             (vec![], vec![])
         } else {
-            (embedder.embed(&ko, Role::Passage)?, embedder.embed(&en, Role::Passage)?)
+            (
+                embedder.embed(&ko, Role::Passage)?,
+                embedder.embed(&en, Role::Passage)?,
+            )
         };
         let cross = (nearest_accuracy(&kov, &env), nearest_accuracy(&env, &kov));
 
@@ -359,16 +379,31 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, sweep: bool, verbose: bool
         for &mode in modes {
             for &scoring in scorings {
                 let v = rebuild_papers(&ix, ix.chunk_vectors.clone(), mode);
-                variants.push((format!("{pooling} pooling, {mode:?} papers, {scoring:?}"), v, scoring));
+                variants.push((
+                    format!("{pooling} pooling, {mode:?} papers, {scoring:?}"),
+                    v,
+                    scoring,
+                ));
             }
         }
         if sweep && pooling == Pooling::Mean {
             for sigma in [0.001f32, 0.01, 0.1] {
-                variants.push((format!("mean pooling, Mean papers, Csls, noise {sigma}"), with_noise(&ix, sigma), Scoring::Csls));
+                variants.push((
+                    format!("mean pooling, Mean papers, Csls, noise {sigma}"),
+                    with_noise(&ix, sigma),
+                    Scoring::Csls,
+                ));
             }
         }
         for (setting, v, scoring) in variants {
-            let mut f = rank_figures(&v, scoring, &judged, &queries, &qvecs, &mut report.unresolved);
+            let mut f = rank_figures(
+                &v,
+                scoring,
+                &judged,
+                &queries,
+                &qvecs,
+                &mut report.unresolved,
+            );
             f.setting = setting;
             f.ko_to_en = cross.0;
             f.en_to_ko = cross.1;

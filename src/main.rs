@@ -4,14 +4,20 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use recommend::chunk::ChunkParams;
 use recommend::corpus::{self, ids};
-use recommend::embed::{self, DeviceKind, EmbedOptions, EmbedStats, Embedder, Pooling, Precision, Role};
+use recommend::embed::{
+    self, DeviceKind, EmbedOptions, EmbedStats, Embedder, Pooling, Precision, Role,
+};
 use recommend::index::{self, Index, IndexSettings, PaperVector, StoreError};
 use recommend::query::{self, PaperSpace, Scoring};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "recommend", version, about = "Which papers are like this one? Semantic recommendations over Korean/English paper summaries.")]
+#[command(
+    name = "recommend",
+    version,
+    about = "Which papers are like this one? Semantic recommendations over Korean/English paper summaries."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -22,7 +28,12 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Global {
     /// Index directory.
-    #[arg(long, global = true, env = "RECOMMEND_INDEX", default_value = ".recommend")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECOMMEND_INDEX",
+        default_value = ".recommend"
+    )]
     index: PathBuf,
     /// Model: a local directory (config.json, tokenizer.json, model.safetensors|model.gguf),
     /// a Hugging Face hub id, or nothing for the bundled multilingual-e5-small.
@@ -182,7 +193,12 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Search { query, k, exact, hnsw } => {
+        Command::Search {
+            query,
+            k,
+            exact,
+            hnsw,
+        } => {
             let ix = open_or_build(g)?;
             let files = embed::source::resolve(g.model.as_deref())?;
             check_model(&ix, &files)?;
@@ -397,7 +413,13 @@ fn open_or_build(g: &Global) -> Result<Index> {
             };
             let report = build_index(g, &args)?;
             if !g.quiet {
-                print_report(&Global { json: false, ..g.clone() }, &report)?;
+                print_report(
+                    &Global {
+                        json: false,
+                        ..g.clone()
+                    },
+                    &report,
+                )?;
             }
             Ok(Index::open(&g.index)?)
         }
@@ -438,7 +460,10 @@ fn embed_lines(g: &Global, file: Option<&Path>, query: bool) -> Result<()> {
         }
         let vectors = embedder.embed(batch, role)?;
         for (text, v) in batch.iter().zip(vectors) {
-            serde_json::to_writer(&mut *out, &serde_json::json!({"text": text, "embedding": v}))?;
+            serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({"text": text, "embedding": v}),
+            )?;
             out.write_all(b"\n")?;
         }
         batch.clear();

@@ -92,7 +92,9 @@ impl PaperSpace {
         if scoring != Scoring::Cosine && n > 1 {
             let mut mean = vec![0f32; dim];
             for row in vectors.chunks_exact(dim) {
-                mean.iter_mut().zip(row).for_each(|(m, x)| *m += x / n as f32);
+                mean.iter_mut()
+                    .zip(row)
+                    .for_each(|(m, x)| *m += x / n as f32);
             }
             for row in vectors.chunks_exact_mut(dim) {
                 row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
@@ -149,7 +151,12 @@ fn passage(index: &Index, chunk: usize) -> String {
 }
 
 /// Papers like paper `id`, best first, never the paper itself.
-pub fn similar(index: &Index, space: &PaperSpace, id: &str, k: usize) -> Result<Similar, ids::UnknownId> {
+pub fn similar(
+    index: &Index,
+    space: &PaperSpace,
+    id: &str,
+    k: usize,
+) -> Result<Similar, ids::UnknownId> {
     let paper = ids::find(&index.papers, id)?;
     let q = index
         .papers

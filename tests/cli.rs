@@ -14,7 +14,11 @@ fn seed_index() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep().join("index");
         let out = recommend(&dir).args(["index", "--quiet"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     })
 }
@@ -68,9 +72,15 @@ fn similar_to_cad_finds_rag_and_hallucination_papers_never_itself() {
     let results = out["results"].as_array().unwrap();
     assert_eq!(results.len(), 10);
     let got = ids(&out);
-    assert!(!got.iter().any(|id| id.eq_ignore_ascii_case("CAD")), "{got:?}");
+    assert!(
+        !got.iter().any(|id| id.eq_ignore_ascii_case("CAD")),
+        "{got:?}"
+    );
     // Scores are sorted and every result explains itself with two passages.
-    let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    let scores: Vec<f64> = results
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     for r in results {
         assert!(!r["why"]["query_passage"].as_str().unwrap().is_empty());
@@ -86,14 +96,22 @@ fn similar_to_cad_finds_rag_and_hallucination_papers_never_itself() {
                 .any(|w| t.contains(w))
         })
         .count();
-    assert!(topical >= 3, "only {topical} RAG/hallucination papers in {got:?}");
+    assert!(
+        topical >= 3,
+        "only {topical} RAG/hallucination papers in {got:?}"
+    );
 }
 
 #[test]
 fn korean_query_finds_the_matching_paper() {
     let out = json(
         seed_index(),
-        &["search", "언어 모델이 외부 도구 API를 언제 호출할지 스스로 배우는 방법", "-k", "3"],
+        &[
+            "search",
+            "언어 모델이 외부 도구 API를 언제 호출할지 스스로 배우는 방법",
+            "-k",
+            "3",
+        ],
     );
     let got = ids(&out);
     assert!(got.iter().any(|id| id == "Toolformer"), "{got:?}");
@@ -106,9 +124,18 @@ fn korean_query_finds_the_matching_paper() {
 fn english_query_finds_a_korean_summary() {
     let out = json(
         seed_index(),
-        &["search", "benchmark for measuring hallucination of large language models", "-k", "3"],
+        &[
+            "search",
+            "benchmark for measuring hallucination of large language models",
+            "-k",
+            "3",
+        ],
     );
-    assert!(ids(&out).iter().any(|id| id == "HaluEval"), "{:?}", ids(&out));
+    assert!(
+        ids(&out).iter().any(|id| id == "HaluEval"),
+        "{:?}",
+        ids(&out)
+    );
 }
 
 #[test]
@@ -119,7 +146,10 @@ fn unknown_id_suggests_the_closest() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), "error: no paper with id \"CDA\"; did you mean CAD?");
+    assert_eq!(
+        err.trim(),
+        "error: no paper with id \"CDA\"; did you mean CAD?"
+    );
 }
 
 #[test]
@@ -205,18 +235,30 @@ fn corrupt_or_missing_index_is_a_clear_error() {
         assert!(!out.status.success(), "{victim}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.starts_with("error: ") && err.contains("recommend index") && err.trim().lines().count() == 1,
+            err.starts_with("error: ")
+                && err.contains("recommend index")
+                && err.trim().lines().count() == 1,
             "{victim}: {err}"
         );
     }
     // A foreign manifest.
     std::fs::write(gen.join("manifest.json"), b"{\"hello\": 1}").unwrap();
-    let out = recommend(dir.path()).args(["similar", "--id", "CAD"]).output().unwrap();
+    let out = recommend(dir.path())
+        .args(["similar", "--id", "CAD"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("recommend index"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("recommend index"),
+        "{err}"
+    );
     // Lost CURRENT pointer → the index counts as missing, and `index` rebuilds cleanly.
     let missing = tempfile::tempdir().unwrap();
-    let out = recommend(missing.path()).args(["search", "x"]).env("RECOMMEND_MODEL", "/nonexistent/model").output().unwrap();
+    let out = recommend(missing.path())
+        .args(["search", "x"])
+        .env("RECOMMEND_MODEL", "/nonexistent/model")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model"), "{err}");
@@ -224,8 +266,14 @@ fn corrupt_or_missing_index_is_a_clear_error() {
 
 #[test]
 fn search_with_the_graph_agrees_with_exact_scan() {
-    let exact = json(seed_index(), &["search", "instruction tuning data", "-k", "5", "--exact"]);
-    let graph = json(seed_index(), &["search", "instruction tuning data", "-k", "5", "--hnsw"]);
+    let exact = json(
+        seed_index(),
+        &["search", "instruction tuning data", "-k", "5", "--exact"],
+    );
+    let graph = json(
+        seed_index(),
+        &["search", "instruction tuning data", "-k", "5", "--hnsw"],
+    );
     assert_eq!(ids(&exact), ids(&graph));
 }
 
@@ -236,7 +284,11 @@ fn embed_command_writes_json_lines() {
         .write_stdin("환각 줄이기\n\nreduce hallucination\n")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -258,5 +310,8 @@ fn cuda_request_without_feature_is_one_line() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no CUDA support") && err.trim().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("no CUDA support") && err.trim().lines().count() == 1,
+        "{err}"
+    );
 }

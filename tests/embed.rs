@@ -14,7 +14,9 @@ struct Row {
 
 fn reference() -> Vec<Row> {
     let text = include_str!("data/reference.jsonl");
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn bundled() -> embed::ModelFiles {
@@ -23,7 +25,9 @@ fn bundled() -> embed::ModelFiles {
 
 fn embedder() -> &'static Embedder {
     static E: OnceLock<Embedder> = OnceLock::new();
-    E.get_or_init(|| Embedder::load(&bundled(), EmbedOptions::default()).expect("bundled model loads"))
+    E.get_or_init(|| {
+        Embedder::load(&bundled(), EmbedOptions::default()).expect("bundled model loads")
+    })
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -48,11 +52,19 @@ fn tokenizer_matches_reference_ids() {
     assert!(rows.len() >= 40);
     let mut compared = 0;
     for row in &rows {
-        let ids = e.tokenize(&[row.text.as_str()], role(&row.prefix)).unwrap().remove(0);
+        let ids = e
+            .tokenize(&[row.text.as_str()], role(&row.prefix))
+            .unwrap()
+            .remove(0);
         if row.ids.len() >= embed::MAX_IDS {
             // Cut at 512: the reference cut may differ in where `</s>` goes; compare the head.
             assert_eq!(ids.len(), embed::MAX_IDS);
-            assert_eq!(ids[..500], row.ids[..500], "{}", &row.text[..40.min(row.text.len())]);
+            assert_eq!(
+                ids[..500],
+                row.ids[..500],
+                "{}",
+                &row.text[..40.min(row.text.len())]
+            );
             continue;
         }
         assert_eq!(ids, row.ids, "text: {}", row.text);
@@ -93,8 +105,16 @@ fn quantized_path_stays_close_to_reference() {
     )
     .unwrap();
     let rows = reference();
-    let texts: Vec<&str> = rows.iter().filter(|r| r.prefix == "passage: ").map(|r| r.text.as_str()).collect();
-    let refs: Vec<&Vec<f32>> = rows.iter().filter(|r| r.prefix == "passage: ").map(|r| &r.embedding).collect();
+    let texts: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.prefix == "passage: ")
+        .map(|r| r.text.as_str())
+        .collect();
+    let refs: Vec<&Vec<f32>> = rows
+        .iter()
+        .filter(|r| r.prefix == "passage: ")
+        .map(|r| &r.embedding)
+        .collect();
     let vectors = q.embed(&texts, Role::Passage).unwrap();
     let mut worst = 1.0f32;
     let mut sum = 0.0f32;
@@ -103,7 +123,10 @@ fn quantized_path_stays_close_to_reference() {
         worst = worst.min(c);
         sum += c;
     }
-    eprintln!("quantized: mean cosine {}, worst {worst}", sum / vectors.len() as f32);
+    eprintln!(
+        "quantized: mean cosine {}, worst {worst}",
+        sum / vectors.len() as f32
+    );
     assert!(worst >= 0.999, "quantized worst cosine {worst}");
 }
 
@@ -146,8 +169,14 @@ fn cross_lingual_translation_is_closer_than_unrelated() {
 #[test]
 fn bad_text_input_is_an_error_or_defined() {
     let e = embedder();
-    assert!(matches!(e.embed(&[""], Role::Passage), Err(EmbedError::EmptyText { index: 0 })));
-    assert!(matches!(e.embed(&["ok", "  \n\t "], Role::Query), Err(EmbedError::EmptyText { index: 1 })));
+    assert!(matches!(
+        e.embed(&[""], Role::Passage),
+        Err(EmbedError::EmptyText { index: 0 })
+    ));
+    assert!(matches!(
+        e.embed(&["ok", "  \n\t "], Role::Query),
+        Err(EmbedError::EmptyText { index: 1 })
+    ));
     // 100,000 characters: cut at 512 ids, still one unit vector.
     let long = "가나다라마바사 abc ".repeat(8_000);
     let ids = e.tokenize(&[long.as_str()], Role::Passage).unwrap();
@@ -162,7 +191,14 @@ fn other_poolings_give_unit_vectors_that_differ_from_mean() {
     let texts = ["Self-RAG: learning to retrieve, generate and critique through self-reflection."];
     let mean = embedder().embed(&texts, Role::Passage).unwrap().remove(0);
     for pooling in [Pooling::Cls, Pooling::Ditto] {
-        let e = Embedder::load(&bundled(), EmbedOptions { pooling, ..Default::default() }).unwrap();
+        let e = Embedder::load(
+            &bundled(),
+            EmbedOptions {
+                pooling,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let v = e.embed(&texts, Role::Passage).unwrap().remove(0);
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
@@ -185,12 +221,16 @@ fn bad_model_sources_are_clear_errors() {
     let gguf = std::fs::read(src.join("model.gguf")).unwrap();
     std::fs::write(dir.path().join("model.gguf"), &gguf[..gguf.len() / 3]).unwrap();
     let files = embed::source::resolve(Some(dir.path().to_str().unwrap())).unwrap();
-    let err = Embedder::load(&files, EmbedOptions::default()).err().expect("truncated GGUF fails");
+    let err = Embedder::load(&files, EmbedOptions::default())
+        .err()
+        .expect("truncated GGUF fails");
     assert!(err.to_string().contains("truncated"), "{err}");
 
     // Not a GGUF file at all.
     std::fs::write(dir.path().join("model.gguf"), b"definitely not gguf").unwrap();
-    let err = Embedder::load(&files, EmbedOptions::default()).err().expect("garbage fails");
+    let err = Embedder::load(&files, EmbedOptions::default())
+        .err()
+        .expect("garbage fails");
     assert!(err.to_string().contains("model.gguf"), "{err}");
 
     // A name that is neither a directory nor a hub id.

@@ -5,7 +5,7 @@
 //! 2. the hint its parser left in `Paper::id` (a post URL slug such as `CAD`, an explicit id
 //!    from Markdown/JSONL, a method name the post says it proposes such as `FSR`);
 //! 3. the name before a colon in the title (`NLLB`, `SaySelf`), if short;
-//! 4. a short form of the title (acronym of its capitalized words, or its first significant
+//! 4. a short form of the title (its first significant
 //!    words in CamelCase).
 //!
 //! IDs are unique case-insensitively; a collision gets `-2`, `-3`, … in paper order.
@@ -85,9 +85,9 @@ fn sanitize(s: &str) -> String {
     s.trim_matches(['-', '_', '.']).to_string()
 }
 
-const STOP: [&str; 24] = [
+const STOP: [&str; 26] = [
     "a", "an", "the", "of", "for", "with", "and", "or", "in", "on", "to", "via", "from", "by",
-    "at", "is", "are", "as", "into", "through", "how", "what", "we", "your",
+    "at", "is", "are", "as", "into", "through", "how", "what", "we", "your", "towards", "toward",
 ];
 
 /// An ID from a paper's titles: the short name before a colon in the title (or, failing
@@ -172,9 +172,9 @@ fn camel(words: &[&str]) -> String {
     out
 }
 
-/// Acronym of the capitalized significant words when there are at least four of them
-/// (`Vision Transformers Need Registers` → `VTNR`), else the first significant words in
-/// CamelCase up to 20 characters (`The Reversal Curse` → `ReversalCurse`).
+/// The first significant words in CamelCase, whole words up to 20 characters
+/// (`The Reversal Curse` → `ReversalCurse`, `Vision Transformers Need Registers` →
+/// `VisionTransformers`). Acronyms of long titles (`VTNR`) were tried and read as noise.
 fn short_form(s: &str) -> String {
     let mut words: Vec<&str> = s
         .split_whitespace()
@@ -193,29 +193,6 @@ fn short_form(s: &str) -> String {
         .copied()
         .filter(|w| !STOP.contains(&w.to_lowercase().as_str()))
         .collect();
-    let capitalized: Vec<&str> = significant
-        .iter()
-        .copied()
-        .filter(|w| w.chars().next().is_some_and(|c| c.is_uppercase()))
-        .collect();
-    if capitalized.len() >= 4 {
-        let mut acr = String::new();
-        for w in &capitalized {
-            let letters: String = w.chars().filter(|c| c.is_alphanumeric()).collect();
-            let all_caps = letters
-                .chars()
-                .all(|c| c.is_uppercase() || c.is_ascii_digit());
-            if all_caps && letters.chars().count() <= 5 {
-                acr.push_str(&letters);
-            } else {
-                acr.extend(letters.chars().next());
-            }
-        }
-        if acr.chars().count() <= MAX_LEN {
-            return acr;
-        }
-        return acr.chars().take(MAX_LEN).collect();
-    }
     let pool = if significant.is_empty() {
         &words
     } else {

@@ -247,7 +247,10 @@ impl Bert {
                 .index_select(&to_packed, 0)?
                 .reshape((batch, len, 3, self.heads, head_dim))?;
             let part = |i: usize| -> Result<Tensor> {
-                qkv.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()
+                qkv.narrow(2, i, 1)?
+                    .squeeze(2)?
+                    .transpose(1, 2)?
+                    .contiguous()
             };
             let q = (part(0)? * scale)?;
             let (k, v) = (part(1)?, part(2)?);
@@ -283,8 +286,5 @@ impl Bert {
 /// `probs[b, h, i, i]` averaged over heads → `[batch, len]`.
 fn attention_diagonal(probs: &Tensor, len: usize) -> Result<Tensor> {
     let eye = Tensor::eye(len, DType::F32, probs.device())?;
-    probs
-        .broadcast_mul(&eye)?
-        .sum(D::Minus1)?
-        .mean(1)
+    probs.broadcast_mul(&eye)?.sum(D::Minus1)?.mean(1)
 }

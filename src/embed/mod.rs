@@ -177,8 +177,10 @@ impl Embedder {
         let quantized = options.precision == Precision::Quantized;
         let model = match &files.weights {
             WeightsFile::Gguf(p) => {
-                let mut src = weights::Gguf::open(p, &device).map_err(|e| model_err(p, e.to_string()))?;
-                bert::Bert::load(&mut src, &config, quantized, &device).map_err(|e| model_err(p, e.to_string()))?
+                let mut src =
+                    weights::Gguf::open(p, &device).map_err(|e| model_err(p, e.to_string()))?;
+                bert::Bert::load(&mut src, &config, quantized, &device)
+                    .map_err(|e| model_err(p, e.to_string()))?
             }
             WeightsFile::Safetensors(ps) => {
                 let mut src = weights::Safetensors::open(ps, &device)
@@ -220,7 +222,11 @@ impl Embedder {
     }
 
     /// Token ids of prepared texts, `<s>`/`</s>` included, cut at 512.
-    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S], role: Role) -> Result<Vec<Vec<u32>>, EmbedError> {
+    pub fn tokenize<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        role: Role,
+    ) -> Result<Vec<Vec<u32>>, EmbedError> {
         let prepared = texts
             .iter()
             .enumerate()
@@ -236,7 +242,10 @@ impl Embedder {
             .tokenizer
             .encode_batch(prepared, true)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Number of ids a text takes (prefix and specials included), not cut at 512: the
@@ -246,7 +255,12 @@ impl Embedder {
             .tokenizer
             .encode_fast(Self::prepare(text, role), true)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().len() + enc.get_overflowing().iter().map(|o| o.get_ids().len()).sum::<usize>())
+        Ok(enc.get_ids().len()
+            + enc
+                .get_overflowing()
+                .iter()
+                .map(|o| o.get_ids().len())
+                .sum::<usize>())
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -254,7 +268,11 @@ impl Embedder {
     }
 
     /// Embeds texts; vectors come back in input order.
-    pub fn embed<S: AsRef<str>>(&self, texts: &[S], role: Role) -> Result<Vec<Vec<f32>>, EmbedError> {
+    pub fn embed<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        role: Role,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let ids = self.tokenize(texts, role)?;
         Ok(self.embed_ids(&ids, &mut |_| {})?.0)
     }
@@ -358,8 +376,12 @@ pub fn load_config(files: &ModelFiles) -> Result<Config, EmbedError> {
     let text = std::fs::read_to_string(&files.config).map_err(|e| err(e.to_string()))?;
     let config: Config =
         serde_json::from_str(&text).map_err(|e| err(format!("not a BERT config: {e}")))?;
-    if config.max_position_embeddings < MAX_IDS || config.hidden_size % config.num_attention_heads != 0 {
-        return Err(err("unsupported config: needs 512 positions and whole attention heads".into()));
+    if config.max_position_embeddings < MAX_IDS
+        || config.hidden_size % config.num_attention_heads != 0
+    {
+        return Err(err(
+            "unsupported config: needs 512 positions and whole attention heads".into(),
+        ));
     }
     Ok(config)
 }

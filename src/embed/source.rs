@@ -54,7 +54,9 @@ pub fn resolve(spec: Option<&str>) -> Result<ModelFiles, EmbedError> {
         Some(s) if looks_like_hub_id(s) => hub(s),
         Some(s) => Err(EmbedError::Model {
             path: PathBuf::from(s),
-            message: "no such directory, and not a hub model id like \"intfloat/multilingual-e5-small\"".into(),
+            message:
+                "no such directory, and not a hub model id like \"intfloat/multilingual-e5-small\""
+                    .into(),
         }),
     }
 }
@@ -64,8 +66,7 @@ fn looks_like_hub_id(s: &str) -> bool {
     let ok = |p: Option<&str>| {
         p.is_some_and(|p| {
             !p.is_empty()
-                && p
-                    .chars()
+                && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         })
     };
@@ -73,11 +74,13 @@ fn looks_like_hub_id(s: &str) -> bool {
 }
 
 fn local(dir: &Path, name: String) -> Result<ModelFiles, EmbedError> {
-    let missing = |what: &str| EmbedError::Model {
+    let missing = |what: &str| {
+        EmbedError::Model {
         path: dir.to_path_buf(),
         message: format!(
             "not a model directory: {what} is missing (expected config.json, tokenizer.json, and model.safetensors or model.gguf)"
         ),
+    }
     };
     if !dir.is_dir() {
         return Err(EmbedError::Model {

@@ -73,7 +73,13 @@ impl Graph {
     pub fn build(vectors: &[f32], dim: usize) -> Self {
         let n = vectors.len() / dim.max(1);
         let layers = 16;
-        let hnsw = Hnsw::new(MAX_CONNECTIONS, n.max(1), layers, EF_CONSTRUCTION, UnitCosine);
+        let hnsw = Hnsw::new(
+            MAX_CONNECTIONS,
+            n.max(1),
+            layers,
+            EF_CONSTRUCTION,
+            UnitCosine,
+        );
         let rows: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).zip(0..).collect();
         hnsw.parallel_insert_slice(&rows);
         let mut graph = Self { hnsw };
@@ -145,7 +151,9 @@ mod tests {
         let mut s = seed;
         let mut v: Vec<f32> = (0..n * dim)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
             })
             .collect();

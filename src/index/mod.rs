@@ -166,7 +166,8 @@ impl Index {
             reason,
         };
         let manifest_path = dir.join("manifest.json");
-        let text = std::fs::read(&manifest_path).map_err(|e| corrupt(format!("manifest.json: {e}")))?;
+        let text =
+            std::fs::read(&manifest_path).map_err(|e| corrupt(format!("manifest.json: {e}")))?;
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|e| corrupt(format!("manifest.json is not a recommend manifest: {e}")))?;
         if manifest.format != FORMAT_VERSION {
@@ -180,7 +181,8 @@ impl Index {
                 .files
                 .get(name)
                 .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
-            let bytes = std::fs::read(dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
+            let bytes =
+                std::fs::read(dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
             if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
                 return Err(corrupt(format!(
                     "{name} does not match its checksum (truncated or changed)"
@@ -195,7 +197,10 @@ impl Index {
         let raw = read(VECTORS)?;
         let dim = manifest.model.dim;
         let expected = (chunks.len() + papers.len()) * dim * 4;
-        if raw.len() != expected || papers.len() != manifest.papers || chunks.len() != manifest.chunks {
+        if raw.len() != expected
+            || papers.len() != manifest.papers
+            || chunks.len() != manifest.chunks
+        {
             return Err(corrupt(format!(
                 "{VECTORS} holds {} bytes, expected {expected}",
                 raw.len()
@@ -230,7 +235,8 @@ impl Index {
                 .files
                 .get(&name)
                 .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
-            let bytes = std::fs::read(self.dir.join(&name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
+            let bytes =
+                std::fs::read(self.dir.join(&name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
             if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
                 return Err(corrupt(format!("{name} does not match its checksum")));
             }
@@ -408,7 +414,16 @@ pub fn build(
         .zip(keys)
         .map(|(chunk, key)| StoredChunk { chunk, key })
         .collect();
-    write(root, &papers, &stored, &vectors, &paper_vectors, model_info, settings, sources)?;
+    write(
+        root,
+        &papers,
+        &stored,
+        &vectors,
+        &paper_vectors,
+        model_info,
+        settings,
+        sources,
+    )?;
     report.elapsed = start.elapsed();
     Ok(report)
 }
@@ -496,8 +511,14 @@ fn write(
         );
         Ok(())
     };
-    put(PAPERS, &serde_json::to_vec(papers).expect("papers serialize"))?;
-    put(CHUNKS, &serde_json::to_vec(chunks).expect("chunks serialize"))?;
+    put(
+        PAPERS,
+        &serde_json::to_vec(papers).expect("papers serialize"),
+    )?;
+    put(
+        CHUNKS,
+        &serde_json::to_vec(chunks).expect("chunks serialize"),
+    )?;
     let mut raw = Vec::with_capacity((chunk_vectors.len() + paper_vectors.len()) * 4);
     for x in chunk_vectors.iter().chain(paper_vectors) {
         raw.extend_from_slice(&x.to_le_bytes());
@@ -515,7 +536,8 @@ fn write(
             })?;
         for ext in ["hnsw.graph", "hnsw.data"] {
             let file = format!("{name}.{ext}");
-            let bytes = std::fs::read(scratch.path().join(&file)).map_err(store::io_err(scratch.path()))?;
+            let bytes =
+                std::fs::read(scratch.path().join(&file)).map_err(store::io_err(scratch.path()))?;
             put(&file, &bytes)?;
         }
     }

@@ -121,7 +121,10 @@ fn generations(root: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     if let Ok(entries) = fs::read_dir(root) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if let Some(n) = name.strip_prefix("gen-").and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(n) = name
+                .strip_prefix("gen-")
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 out.push((n, e.path()));
             }
         }
