@@ -141,7 +141,9 @@ pub fn abstract_pairs(papers: &[Paper]) -> Vec<(String, String)> {
             / letters as f64
     };
     let mut out = Vec::new();
-    for p in papers {
+    // Only papers given in both languages (the digests); elsewhere an "Abstract" section
+    // is one language with the other's terms mixed in, and a split would pair noise.
+    for p in papers.iter().filter(|p| p.title_ko.is_some()) {
         let (mut ko, mut en) = (String::new(), String::new());
         for s in &p.sections {
             let heading = s.heading.as_deref().unwrap_or("").to_lowercase();
@@ -322,6 +324,7 @@ fn rebuild_papers(ix: &Index, chunk_vectors: Vec<f32>, mode: PaperVector) -> Ind
 pub fn run(
     files: &ModelFiles,
     options: EmbedOptions,
+    settings: IndexSettings,
     sweep: bool,
     verbose: bool,
 ) -> Result<EvalReport> {
@@ -345,7 +348,7 @@ pub fn run(
             &inputs,
             files,
             opts,
-            IndexSettings::default(),
+            settings,
             &mut index::Silent,
         )?;
         let ix = Index::open(scratch.path())?;
@@ -367,7 +370,12 @@ pub fn run(
 
         let mut variants: Vec<(String, Index, Scoring)> = Vec::new();
         let scorings: &[Scoring] = if sweep {
-            &[Scoring::Cosine, Scoring::Centered, Scoring::Csls]
+            &[
+                Scoring::Cosine,
+                Scoring::Centered,
+                Scoring::Csls,
+                Scoring::MaxSim,
+            ]
         } else {
             &[Scoring::Csls]
         };

@@ -90,7 +90,7 @@ enum Command {
         id: String,
         #[arg(short, default_value_t = 10)]
         k: usize,
-        /// Paper-to-paper scoring: cosine, centered, csls.
+        /// Paper-to-paper scoring: cosine, centered, csls, max-sim.
         #[arg(long, default_value = "csls")]
         scoring: Scoring,
     },
@@ -137,6 +137,12 @@ enum Command {
         /// Compare pooling, paper vectors, scoring and noise settings (slow: re-embeds).
         #[arg(long)]
         sweep: bool,
+        /// Max model ids per passage of the evaluated index.
+        #[arg(long, default_value_t = ChunkParams::default().max_tokens)]
+        max_tokens: usize,
+        /// Overlap of the evaluated index's passages.
+        #[arg(long, default_value_t = ChunkParams::default().overlap_tokens)]
+        overlap: usize,
     },
 }
 
@@ -293,9 +299,21 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", report.table());
             }
         }
-        Command::Eval { sweep } => {
+        Command::Eval {
+            sweep,
+            max_tokens,
+            overlap,
+        } => {
             let files = embed::source::resolve(g.model.as_deref())?;
-            let report = recommend::eval::run(&files, embed_options(g), *sweep, !g.quiet)?;
+            let settings = IndexSettings {
+                chunking: ChunkParams {
+                    max_tokens: *max_tokens,
+                    overlap_tokens: *overlap,
+                },
+                ..Default::default()
+            };
+            let report =
+                recommend::eval::run(&files, embed_options(g), settings, *sweep, !g.quiet)?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -20,6 +20,8 @@ pub enum Scoring {
     /// everything, such as long surveys.
     #[default]
     Csls,
+    /// The best-matching pair of passages, one from each paper (no paper vector at all).
+    MaxSim,
 }
 
 impl std::str::FromStr for Scoring {
@@ -29,7 +31,10 @@ impl std::str::FromStr for Scoring {
             "cosine" => Ok(Scoring::Cosine),
             "centered" => Ok(Scoring::Centered),
             "csls" => Ok(Scoring::Csls),
-            _ => Err(format!("unknown scoring {s:?} (cosine, centered, csls)")),
+            "max-sim" | "maxsim" => Ok(Scoring::MaxSim),
+            _ => Err(format!(
+                "unknown scoring {s:?} (cosine, centered, csls, max-sim)"
+            )),
         }
     }
 }
@@ -79,6 +84,9 @@ pub struct Search {
 /// Paper-to-paper similarity over a whole index, prepared once per process.
 pub struct PaperSpace {
     dim: usize,
+    /// Passage rows of each paper, and the passage vectors (for `MaxSim`).
+    by_paper: Vec<Vec<usize>>,
+    chunk_vectors: Vec<f32>,
     vectors: Vec<f32>,
     hubness: Vec<f32>,
     scoring: Scoring,
@@ -89,7 +97,7 @@ impl PaperSpace {
         let dim = index.dim();
         let n = index.papers.len();
         let mut vectors = index.paper_vectors.clone();
-        if scoring != Scoring::Cosine && n > 1 {
+        if matches!(scoring, Scoring::Centered | Scoring::Csls) && n > 1 {
             let mut mean = vec![0f32; dim];
             for row in vectors.chunks_exact(dim) {
                 mean.iter_mut()
@@ -110,8 +118,15 @@ impl PaperSpace {
                 *h = others.iter().sum::<f32>() / others.len().max(1) as f32;
             }
         }
+        let (by_paper, chunk_vectors) = if scoring == Scoring::MaxSim {
+            (index.chunks_by_paper(), index.chunk_vectors.clone())
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Self {
             dim,
+            by_paper,
+            chunk_vectors,
             vectors,
             hubness,
             scoring,
@@ -128,16 +143,30 @@ impl PaperSpace {
             .enumerate()
             .filter(|&(j, _)| j != q)
             .map(|(j, v)| {
-                let cos = ann::dot(qv, v);
                 let s = match self.scoring {
-                    Scoring::Csls => 2.0 * cos - self.hubness[q] - self.hubness[j],
-                    _ => cos,
+                    Scoring::Csls => 2.0 * ann::dot(qv, v) - self.hubness[q] - self.hubness[j],
+                    Scoring::MaxSim => self.max_sim(q, j),
+                    _ => ann::dot(qv, v),
                 };
                 (j, s)
             })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
+    }
+}
+
+impl PaperSpace {
+    fn max_sim(&self, a: usize, b: usize) -> f32 {
+        let d = self.dim;
+        let row = |i: usize| &self.chunk_vectors[i * d..(i + 1) * d];
+        let mut best = f32::NEG_INFINITY;
+        for &i in &self.by_paper[a] {
+            for &j in &self.by_paper[b] {
+                best = best.max(ann::dot(row(i), row(j)));
+            }
+        }
+        best
     }
 }
 

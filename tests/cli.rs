@@ -315,3 +315,51 @@ fn cuda_request_without_feature_is_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_writer_is_refused_while_the_lock_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = recommend::index::store::Lock::acquire(dir.path()).unwrap();
+    let out = recommend(dir.path()).args(["index"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another `recommend index`"), "{err}");
+    assert!(!dir.path().join("CURRENT").exists());
+}
+
+#[test]
+fn bad_files_warn_and_the_rest_is_indexed() {
+    let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(
+        docs.join("broken.xml"),
+        "<?xml version=\"1.0\"?><rss><channel><item><title>Half",
+    )
+    .unwrap();
+    std::fs::write(docs.join("empty.md"), "").unwrap();
+    std::fs::write(docs.join("blob.bin"), [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    std::fs::write(
+        docs.join("good.md"),
+        "# Speculative Decoding\n\nA draft model proposes tokens; the target model verifies them.\n",
+    )
+    .unwrap();
+    let out = recommend(&work.path().join("index"))
+        .args(["index", "--json", docs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["papers"], 1, "{report}");
+    let warnings = report["warnings"].as_array().unwrap();
+    for name in ["broken.xml", "empty.md", "blob.bin"] {
+        assert!(
+            warnings.iter().any(|w| w.as_str().unwrap().contains(name)),
+            "no warning for {name}: {warnings:?}"
+        );
+    }
+}

@@ -254,3 +254,58 @@ fn cuda_without_the_feature_is_a_clear_error() {
     .expect("no cuda in this build");
     assert!(matches!(err, EmbedError::NoCuda), "{err}");
 }
+
+#[test]
+fn safetensors_directory_gives_the_same_vectors_as_gguf() {
+    use candle_core::quantized::gguf_file;
+    let src = embed::source::bundled_dir();
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    // Dequantize every GGUF tensor into an F32 safetensors file (what a hub checkpoint looks
+    // like), which the loader mmaps.
+    let mut file = std::fs::File::open(src.join("model.gguf")).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut tensors = std::collections::HashMap::new();
+    for name in content.tensor_infos.keys() {
+        let t = content
+            .tensor(&mut file, name, &candle_core::Device::Cpu)
+            .unwrap()
+            .dequantize(&candle_core::Device::Cpu)
+            .unwrap();
+        tensors.insert(name.clone(), t);
+    }
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    drop(tensors);
+    let files = embed::source::resolve(Some(dir.path().to_str().unwrap())).unwrap();
+    assert!(matches!(files.weights, embed::WeightsFile::Safetensors(_)));
+    let st = Embedder::load(&files, EmbedOptions::default()).unwrap();
+    let texts = [
+        "검색 증강 생성",
+        "context-aware decoding reduces hallucination",
+    ];
+    let a = st.embed(&texts, Role::Query).unwrap();
+    let b = embedder().embed(&texts, Role::Query).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert!(cosine(x, y) > 0.999999, "{}", cosine(x, y));
+    }
+}
+
+#[test]
+fn unreachable_hub_is_one_clear_line() {
+    // No network here (and none in CI): the hub error must say so and name local options.
+    let cache = tempfile::tempdir().unwrap();
+    std::env::set_var("HF_HOME", cache.path());
+    match embed::source::resolve(Some("intfloat/multilingual-e5-small")) {
+        Ok(files) => eprintln!("hub reachable; fetched {}", files.name),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("Hugging Face hub") && msg.contains("--model DIR"),
+                "{msg}"
+            );
+            assert_eq!(msg.lines().count(), 1, "{msg}");
+        }
+    }
+}
