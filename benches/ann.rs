@@ -27,7 +27,9 @@ fn clustered(n: usize, seed: u64) -> Vec<f32> {
         let z: Vec<f32> = (0..LATENT).map(|_| normal.sample(&mut rng)).collect();
         let mut v: Vec<f32> = basis
             .chunks_exact(LATENT)
-            .map(|row| row.iter().zip(&z).map(|(a, b)| a * b).sum::<f32>() + normal.sample(&mut rng))
+            .map(|row| {
+                row.iter().zip(&z).map(|(a, b)| a * b).sum::<f32>() + normal.sample(&mut rng)
+            })
             .collect();
         normalize(&mut v);
         out.extend(v);

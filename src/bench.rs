@@ -108,24 +108,20 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     // Cold build into a scratch directory: every passage is embedded once, which is also
     // the throughput measurement.
     let scratch = tempfile::tempdir()?;
-    let cold = index::build(
-        scratch.path(),
-        &cfg.paths,
-        &files,
-        cfg.options,
-        IndexSettings::default(),
-        &mut index::Silent,
-    )?;
+    let build = || {
+        index::build(
+            scratch.path(),
+            &cfg.paths,
+            &files,
+            cfg.options,
+            IndexSettings::default(),
+            &mut index::Silent,
+        )
+    };
+    let cold = build()?;
     fill_embedding(&mut r, &cold.embed);
     r.index_cold_s = Some(secs(cold.elapsed));
-    let warm = index::build(
-        scratch.path(),
-        &cfg.paths,
-        &files,
-        cfg.options,
-        IndexSettings::default(),
-        &mut index::Silent,
-    )?;
+    let warm = build()?;
     r.index_warm_s = Some(secs(warm.elapsed));
 
     let ix = Index::open(scratch.path())?;

@@ -20,6 +20,17 @@ struct Entry {
     content: String,
 }
 
+impl Entry {
+    /// The buffer that collects raw markup of an Atom `<content>` or an RSS `<description>`.
+    fn markup(&mut self, field: Field) -> &mut String {
+        if field == Field::Content {
+            &mut self.content
+        } else {
+            &mut self.description
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Field {
     None,
@@ -80,11 +91,7 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                     if field != Field::None {
                         // xhtml inside an Atom <content>: keep the markup for the HTML step
                         field_depth += 1;
-                        let buf = if field == Field::Content {
-                            &mut en.content
-                        } else {
-                            &mut en.description
-                        };
+                        let buf = en.markup(field);
                         buf.push('<');
                         buf.push_str(&String::from_utf8_lossy(e.as_ref()));
                         buf.push('>');
@@ -120,11 +127,7 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                 let name = local(e.name().as_ref());
                 if let Some(en) = entry.as_mut() {
                     if field == Field::Description || field == Field::Content {
-                        let buf = if field == Field::Content {
-                            &mut en.content
-                        } else {
-                            &mut en.description
-                        };
+                        let buf = en.markup(field);
                         buf.push('<');
                         buf.push_str(&String::from_utf8_lossy(e.as_ref()));
                         buf.push_str("/>");
@@ -145,11 +148,7 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                 if let Some(en) = entry.as_mut() {
                     if field != Field::None && field_depth > 0 {
                         field_depth -= 1;
-                        let buf = if field == Field::Content {
-                            &mut en.content
-                        } else {
-                            &mut en.description
-                        };
+                        let buf = en.markup(field);
                         buf.push_str("</");
                         buf.push_str(&String::from_utf8_lossy(e.name().as_ref()));
                         buf.push('>');
