@@ -40,9 +40,16 @@ fn clustered(n: usize, seed: u64) -> Vec<f32> {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("hnsw");
     group.sample_size(10);
-    // ANN_BENCH_SIZES=10000 runs the small size alone (e.g. under a profiler).
+    // ANN_BENCH_SIZES=10000 runs the small size alone (e.g. under a profiler). Under
+    // `cargo test --all-targets` (no `--bench` flag) only 10k is built: a 100k graph takes
+    // minutes and a test run only checks that the bench works.
+    let default = if std::env::args().any(|a| a == "--bench") {
+        "10000,100000"
+    } else {
+        "10000"
+    };
     let sizes: Vec<usize> = std::env::var("ANN_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,100000".into())
+        .unwrap_or_else(|_| default.into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
