@@ -176,20 +176,7 @@ impl Index {
                 manifest.format
             )));
         }
-        let read = |name: &str| -> Result<Vec<u8>, StoreError> {
-            let info = manifest
-                .files
-                .get(name)
-                .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
-            let bytes =
-                std::fs::read(dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
-            if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
-                return Err(corrupt(format!(
-                    "{name} does not match its checksum (truncated or changed)"
-                )));
-            }
-            Ok(bytes)
-        };
+        let read = |name: &str| read_verified(&dir, &manifest, name, &corrupt);
         let papers: Vec<Paper> = serde_json::from_slice(&read(PAPERS)?)
             .map_err(|e| corrupt(format!("{PAPERS}: {e}")))?;
         let chunks: Vec<StoredChunk> = serde_json::from_slice(&read(CHUNKS)?)
@@ -229,20 +216,35 @@ impl Index {
             reason,
         };
         for ext in ["hnsw.graph", "hnsw.data"] {
-            let name = format!("{which}.{ext}");
-            let info = self
-                .manifest
-                .files
-                .get(&name)
-                .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
-            let bytes =
-                std::fs::read(self.dir.join(&name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
-            if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
-                return Err(corrupt(format!("{name} does not match its checksum")));
-            }
+            read_verified(
+                &self.dir,
+                &self.manifest,
+                &format!("{which}.{ext}"),
+                &corrupt,
+            )?;
         }
         ann::Graph::load(&self.dir, which).map_err(|e| corrupt(format!("{which} graph: {e}")))
     }
+}
+
+/// A file of a generation, after checking its length and sha256 against the manifest.
+fn read_verified(
+    dir: &Path,
+    manifest: &Manifest,
+    name: &str,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<Vec<u8>, StoreError> {
+    let info = manifest
+        .files
+        .get(name)
+        .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
+    let bytes = std::fs::read(dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
+    if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
+        return Err(corrupt(format!(
+            "{name} does not match its checksum (truncated or changed)"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// What `build` did.
