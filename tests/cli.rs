@@ -344,16 +344,10 @@ fn bad_files_warn_and_the_rest_is_indexed() {
         "# Speculative Decoding\n\nA draft model proposes tokens; the target model verifies them.\n",
     )
     .unwrap();
-    let out = recommend(&work.path().join("index"))
-        .args(["index", "--json", docs.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = json(
+        &work.path().join("index"),
+        &["index", docs.to_str().unwrap()],
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["papers"], 1, "{report}");
     let warnings = report["warnings"].as_array().unwrap();
     for name in ["broken.xml", "empty.md", "blob.bin"] {
