@@ -292,15 +292,11 @@ fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 /// Adds Gaussian noise to every stored vector of a copy of `ix` (as `index --noise` does).
 fn with_noise(ix: &Index, sigma: f32) -> Index {
     use rand::SeedableRng;
-    use rand_distr::{Distribution, Normal};
-    let dim = ix.dim();
-    let normal = Normal::new(0.0f32, sigma).expect("finite sigma");
     // Seeded: an eval figure should not move between runs.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut chunk_vectors = ix.chunk_vectors.clone();
-    for row in chunk_vectors.chunks_exact_mut(dim) {
-        row.iter_mut().for_each(|x| *x += normal.sample(&mut rng));
-        crate::embed::pool::normalize(row);
+    for row in chunk_vectors.chunks_exact_mut(ix.dim()) {
+        index::add_noise(row, sigma, &mut rng);
     }
     rebuild_papers(ix, chunk_vectors, ix.manifest.settings.paper_vector)
 }

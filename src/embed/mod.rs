@@ -248,25 +248,6 @@ impl Embedder {
             .collect())
     }
 
-    /// Number of ids a text takes (prefix and specials included), not cut at 512: the
-    /// chunker uses it to size windows.
-    pub fn count_tokens(&self, text: &str, role: Role) -> Result<usize, EmbedError> {
-        let enc = self
-            .tokenizer
-            .encode_fast(Self::prepare(text, role), true)
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().len()
-            + enc
-                .get_overflowing()
-                .iter()
-                .map(|o| o.get_ids().len())
-                .sum::<usize>())
-    }
-
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
-    }
-
     /// Embeds texts; vectors come back in input order.
     pub fn embed<S: AsRef<str>>(
         &self,

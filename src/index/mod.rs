@@ -402,8 +402,9 @@ pub fn build(
         progress.start_embedding(ids.len(), ids.iter().map(Vec::len).sum());
         let (embedded, stats) = embedder.embed_ids(&ids, &mut |s| progress.embedded(s))?;
         report.embed = stats;
-        for (v, &i) in embedded.into_iter().zip(&missing) {
-            let v = add_noise(v, settings.noise);
+        let mut rng = rand::rng();
+        for (mut v, &i) in embedded.into_iter().zip(&missing) {
+            add_noise(&mut v, settings.noise, &mut rng);
             vectors[i * dim..(i + 1) * dim].copy_from_slice(&v);
         }
     }
@@ -477,15 +478,15 @@ pub fn paper_vectors(
     sums
 }
 
-fn add_noise(mut v: Vec<f32>, sigma: f32) -> Vec<f32> {
+/// Adds Gaussian noise of standard deviation `sigma` to a stored vector and re-normalizes
+/// it (`index --noise`, against inverting embeddings back to text); `sigma` 0 is a no-op.
+pub fn add_noise(v: &mut [f32], sigma: f32, rng: &mut impl rand::Rng) {
     if sigma > 0.0 {
         use rand_distr::{Distribution, Normal};
         let normal = Normal::new(0.0f32, sigma).expect("sigma is finite and positive");
-        let mut rng = rand::rng();
-        v.iter_mut().for_each(|x| *x += normal.sample(&mut rng));
-        embed::pool::normalize(&mut v);
+        v.iter_mut().for_each(|x| *x += normal.sample(rng));
+        embed::pool::normalize(v);
     }
-    v
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -557,4 +558,28 @@ fn write(
         &serde_json::to_vec_pretty(&manifest).expect("manifest serializes"),
     )?;
     store::publish(root, &gen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn noise_moves_vectors_a_little_and_keeps_them_unit() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut base = vec![0f32; 384];
+        base[0] = 1.0;
+        let mut same = base.clone();
+        add_noise(&mut same, 0.0, &mut rng);
+        assert_eq!(same, base);
+        for (sigma, min_cos, max_cos) in [(0.01f32, 0.9, 0.9999), (0.1, 0.2, 0.9)] {
+            let mut v = base.clone();
+            add_noise(&mut v, sigma, &mut rng);
+            let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5);
+            let cos = ann::dot(&v, &base);
+            assert!(cos > min_cos && cos < max_cos, "sigma {sigma}: cos {cos}");
+        }
+    }
 }
