@@ -249,21 +249,30 @@ fn previous_of(c: &Corpus) -> ids::PreviousIds {
 fn ids_are_stable_when_files_are_added() {
     let first = seeds();
     let prev = previous_of(&first);
+    // The seeds are copied under `seeds/`, so `cad.md` sorts before them wherever the
+    // checkout lives, and would take the ID "CAD" on a fresh run.
     let dir = tempfile::tempdir().unwrap();
-    // Sorts before the seed files and would take the ID "CAD" on a fresh run.
+    let copied = dir.path().join("seeds");
+    fs::create_dir(&copied).unwrap();
+    for entry in fs::read_dir(corpus::seed_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            fs::copy(&path, copied.join(path.file_name().unwrap())).unwrap();
+        }
+    }
     let extra = dir.path().join("cad.md");
     fs::write(
         &extra,
         "# CAD: Computer-Aided Design for Language Models\n\nSome text.\n",
     )
     .unwrap();
-    let fresh = load(&[extra.clone(), corpus::seed_dir()]);
-    assert!(dir.path() < corpus::seed_dir().as_path());
+    let both = [extra.clone(), copied.clone()];
+    let fresh = load(&both);
     assert_eq!(
         get(&fresh, "CAD").title,
         "CAD: Computer-Aided Design for Language Models"
     );
-    let stable = corpus::load(&[extra.clone(), corpus::seed_dir()], &prev);
+    let stable = corpus::load(&both, &prev);
     assert_eq!(
         get(&stable, "CAD").title,
         "Trusting Your Evidence: Hallucinate Less with Context-aware Decoding"
