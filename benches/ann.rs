@@ -10,7 +10,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use recommend::embed::pool::normalize;
-use recommend::index::ann::{self, Graph};
+use recommend::index::ann::{self, Graph, Params};
+use std::time::Instant;
 
 const DIM: usize = 384;
 
@@ -57,20 +58,41 @@ fn bench(c: &mut Criterion) {
         let data = clustered(n, 1);
         let queries = clustered(200, 2);
         let query_rows: Vec<&[f32]> = queries.chunks_exact(DIM).collect();
-        let t = std::time::Instant::now();
-        let graph = Graph::build(&data, DIM);
+        let params = params_from_env();
+        let t = Instant::now();
+        let mut graph = Graph::build_with(&data, DIM, params);
         let build = t.elapsed();
-        let recall = ann::recall_at(&graph, &data, DIM, &query_rows, 10);
         println!(
-            "hnsw n={n}: build {:.2} s ({:.0} inserts/s), recall@10 vs exact = {recall:.4}",
+            "hnsw n={n} M={} ef_construction={}: build {:.2} s ({:.0} inserts/s)",
+            params.max_connections,
+            params.ef_construction,
             build.as_secs_f64(),
             n as f64 / build.as_secs_f64()
         );
+        for ef in ef_sweep(params.ef_search) {
+            graph.set_ef_search(ef);
+            let recall = ann::recall_at(&graph, &data, DIM, &query_rows, 10);
+            let mut times: Vec<f64> = (0..5)
+                .flat_map(|_| query_rows.iter())
+                .map(|q| {
+                    let t = Instant::now();
+                    std::hint::black_box(graph.search(&data, q, 10));
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            println!(
+                "  ef_search={ef}: recall@10 vs exact = {recall:.4}, p50 {:.3} ms, p95 {:.3} ms",
+                times[times.len() / 2],
+                times[times.len() * 95 / 100]
+            );
+        }
+        graph.set_ef_search(params.ef_search);
         group.bench_with_input(BenchmarkId::new("search_k10", n), &n, |b, _| {
             let mut i = 0;
             b.iter(|| {
                 i = (i + 1) % query_rows.len();
-                graph.search(query_rows[i], 10)
+                graph.search(&data, query_rows[i], 10)
             })
         });
         group.bench_with_input(BenchmarkId::new("exact_k10", n), &n, |b, _| {
@@ -82,6 +104,32 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// `ANN_PARAMS=M:EF_CONSTRUCTION:EF_SEARCH` overrides the defaults (e.g. to try a graph).
+fn params_from_env() -> Params {
+    let mut p = Params::default();
+    if let Ok(spec) = std::env::var("ANN_PARAMS") {
+        let v: Vec<usize> = spec.split(':').filter_map(|s| s.parse().ok()).collect();
+        if let [m, efc, ef] = v[..] {
+            p = Params {
+                max_connections: m,
+                ef_construction: efc,
+                ef_search: ef,
+            };
+        } else {
+            panic!("ANN_PARAMS must be M:EF_CONSTRUCTION:EF_SEARCH, got {spec:?}");
+        }
+    }
+    p
+}
+
+/// `ANN_EF=32,48,64` prints recall and latency at each search ef; by default only the one
+/// in use.
+fn ef_sweep(default: usize) -> Vec<usize> {
+    std::env::var("ANN_EF")
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|_| vec![default])
 }
 
 criterion_group!(benches, bench);

@@ -312,6 +312,7 @@ fn rebuild_papers(ix: &Index, chunk_vectors: Vec<f32>, mode: PaperVector) -> Ind
         papers: ix.papers.clone(),
         chunks: ix.chunks.clone(),
         chunk_vectors,
+        hubness: index::csls::paper_hubness(&paper_vectors, ix.dim()),
         paper_vectors,
     }
 }

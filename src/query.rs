@@ -3,7 +3,7 @@
 
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
-use crate::index::{ann, Index};
+use crate::index::{ann, csls, Index};
 use serde::{Deserialize, Serialize};
 
 /// How two papers are compared.
@@ -15,9 +15,10 @@ pub enum Scoring {
     /// Cosine after subtracting the collection's mean vector: embedding spaces are
     /// anisotropic, and the shared direction makes every pair look alike.
     Centered,
-    /// CSLS (Conneau et al., 2018): `2·cos(a,b) − r(a) − r(b)`, where `r(x)` is x's mean
-    /// similarity to its nearest neighbours; it discounts "hub" papers that are close to
-    /// everything, such as long surveys.
+    /// CSLS (Conneau et al., 2018) on centered vectors: `2·cos(a,b) − r(a) − r(b)`, where
+    /// `r(x)` is x's mean similarity to its nearest neighbours (stored in the index, see
+    /// `index::csls`); it discounts "hub" papers that are close to everything, such as long
+    /// surveys.
     #[default]
     Csls,
     /// The best-matching pair of passages, one from each paper (no paper vector at all).
@@ -38,9 +39,6 @@ impl std::str::FromStr for Scoring {
         }
     }
 }
-
-/// Neighbours averaged for CSLS's hubness term.
-const CSLS_NEIGHBOURS: usize = 10;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PaperRef {
@@ -96,28 +94,16 @@ impl PaperSpace {
     pub fn new(index: &Index, scoring: Scoring) -> Self {
         let dim = index.dim();
         let n = index.papers.len();
-        let mut vectors = index.paper_vectors.clone();
-        if matches!(scoring, Scoring::Centered | Scoring::Csls) && n > 1 {
-            let mut mean = vec![0f32; dim];
-            for row in vectors.chunks_exact(dim) {
-                mean.iter_mut()
-                    .zip(row)
-                    .for_each(|(m, x)| *m += x / n as f32);
-            }
-            for row in vectors.chunks_exact_mut(dim) {
-                row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
-                crate::embed::pool::normalize(row);
-            }
-        }
-        let mut hubness = vec![0f32; n];
-        if scoring == Scoring::Csls {
-            for (i, h) in hubness.iter_mut().enumerate() {
-                let q = &vectors[i * dim..(i + 1) * dim];
-                let hits = ann::exact(&vectors, dim, q, CSLS_NEIGHBOURS + 1);
-                let others: Vec<f32> = hits.iter().filter(|x| x.0 != i).map(|x| x.1).collect();
-                *h = others.iter().sum::<f32>() / others.len().max(1) as f32;
-            }
-        }
+        let vectors = if matches!(scoring, Scoring::Centered | Scoring::Csls) {
+            csls::centered(&index.paper_vectors, dim)
+        } else {
+            index.paper_vectors.clone()
+        };
+        let hubness = if scoring == Scoring::Csls {
+            index.hubness.clone()
+        } else {
+            vec![0.0; n]
+        };
         let (by_paper, chunk_vectors) = if scoring == Scoring::MaxSim {
             (index.chunks_by_paper(), index.chunk_vectors.clone())
         } else {
@@ -268,7 +254,7 @@ pub fn search_vector(
     // Enough passages that k distinct papers are almost surely among them.
     let wanted = (k * 8).max(64).min(index.chunks.len());
     let hits = if use_graph {
-        index.graph("chunks")?.search(qv, wanted)
+        index.graph("chunks")?.search(&index.chunk_vectors, qv, wanted)
     } else {
         ann::exact(&index.chunk_vectors, dim, qv, wanted)
     };

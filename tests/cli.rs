@@ -177,6 +177,43 @@ fn reindexing_unchanged_input_embeds_nothing() {
 }
 
 #[test]
+fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(seed_index(), dir.path());
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    let gen = dir.path().join(current.trim());
+    // Make it look like a format-1 index: no stored hubness, graphs of the old kind.
+    let manifest_path = gen.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["format"] = 1.into();
+    manifest["files"]
+        .as_object_mut()
+        .unwrap()
+        .remove("hubness.f32")
+        .unwrap();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::remove_file(gen.join("hubness.f32")).unwrap();
+
+    // `similar` computes hubness itself and ranks as the current format does.
+    let old = json(dir.path(), &["similar", "--id", "CAD"]);
+    let new = json(seed_index(), &["similar", "--id", "CAD"]);
+    assert_eq!(ids(&old), ids(&new));
+    // Its graphs are refused with the usual advice...
+    let out = recommend(dir.path())
+        .args(["search", "retrieval", "--hnsw"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("recommend index"), "{err}");
+    // ...and `index` rewrites it in the current format from the stored vectors.
+    let up = json(dir.path(), &["index"]);
+    assert_eq!(up["embedded"], 0, "{up}");
+    assert_eq!(up["up_to_date"], false, "{up}");
+    json(dir.path(), &["search", "retrieval", "--hnsw"]);
+}
+
+#[test]
 fn changed_and_removed_files_reembed_only_their_passages() {
     // A small collection of its own: two digests.
     let work = tempfile::tempdir().unwrap();

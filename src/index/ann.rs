@@ -12,21 +12,100 @@ use std::path::Path;
 /// Below this many vectors, queries scan exactly unless `--hnsw` is forced.
 pub const EXACT_BELOW: usize = 5_000;
 
-/// HNSW parameters: M, ef at construction, ef at search. Chosen with `cargo bench --bench
-/// ann` to keep recall@10 ≥ 0.99 at 100k vectors of dimension 384.
-pub const MAX_CONNECTIONS: usize = 24;
-pub const EF_CONSTRUCTION: usize = 200;
-pub const EF_SEARCH: usize = 64;
+/// HNSW parameters: M (links per node; twice that on the bottom layer), ef at construction,
+/// ef at search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
 
-/// `1 - a·b` for unit vectors, clamped at 0. hnsw_rs's own `DistDot` asserts the value is
-/// non-negative and panics when rounding makes a self-match `-1e-7`; `DistCosine`
-/// renormalizes every pair, work these vectors do not need.
+impl Default for Params {
+    /// Chosen with `cargo bench --bench ann` (see BENCHMARKS.md) to keep recall@10 ≥ 0.99 at
+    /// 100k vectors of dimension 384.
+    fn default() -> Self {
+        Self {
+            max_connections: 24,
+            ef_construction: 200,
+            ef_search: 64,
+        }
+    }
+}
+
+/// The graph's distance over int8 vectors: `K − a·b` with `K` the largest possible dot
+/// product, so it is never negative (hnsw_rs asserts that) and orders pairs exactly as
+/// `1 − cos` does for vectors quantized with one shared scale. The graph only compares
+/// distances; `Graph::search` re-scores its candidates on the f32 vectors.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct UnitCosine;
+pub struct QuantDot;
 
-impl Distance<f32> for UnitCosine {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - dot(a, b)).max(0.0)
+impl Distance<i8> for QuantDot {
+    fn eval(&self, a: &[i8], b: &[i8]) -> f32 {
+        let bound = (127 * 127 * a.len()) as i64;
+        (bound - dot_i8(a, b) as i64) as f32
+    }
+}
+
+/// Integer dot product, with AVX2 code when the CPU has it: sign-extend 16 bytes to 16-bit
+/// lanes, then `vpmaddwd` multiplies and adds pairs into 32-bit sums.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature this function is compiled for was just detected.
+            return unsafe { dot_i8_avx2(a, b) };
+        }
+    }
+    dot_i8_scalar(a, b)
+}
+
+fn dot_i8_scalar(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let body = n / 32 * 32;
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let load = |p: &[i8], i: usize| {
+        // SAFETY: i + 16 <= body <= len of both slices.
+        unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p.as_ptr().add(i) as *const __m128i)) }
+    };
+    let mut i = 0;
+    while i < body {
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(load(a, i), load(b, i)));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(load(a, i + 16), load(b, i + 16)));
+        i += 32;
+    }
+    let mut lanes = [0i32; 8];
+    _mm256_storeu_si256(
+        lanes.as_mut_ptr() as *mut __m256i,
+        _mm256_add_epi32(acc0, acc1),
+    );
+    lanes.iter().sum::<i32>() + dot_i8_scalar(&a[body..n], &b[body..n])
+}
+
+/// Rows scaled by `scale` and rounded to int8 (clamped, in case a row exceeds the range the
+/// scale was chosen for).
+fn quantize(row: &[f32], scale: f32) -> Vec<i8> {
+    row.iter()
+        .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8)
+        .collect()
+}
+
+/// The scale that maps the largest magnitude in `values` to 127.
+fn scale_for(values: &[f32]) -> f32 {
+    let max = values.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max > 0.0 {
+        127.0 / max
+    } else {
+        1.0
     }
 }
 
@@ -93,26 +172,50 @@ pub fn exact(vectors: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<Hit> {
 }
 
 /// An HNSW graph over rows of a vector table.
+///
+/// The graph holds the rows as int8 (one scale for the whole table): a quarter of the
+/// memory, and a walk that reads a quarter of the bytes per visited node. The walk's
+/// candidates (ef of them) are then re-scored on the f32 rows, so the order of the results
+/// is exact and quantization only matters where it pushes a true neighbour out of the
+/// candidate list.
 pub struct Graph {
-    hnsw: Hnsw<'static, f32, UnitCosine>,
+    hnsw: Hnsw<'static, i8, QuantDot>,
+    ef_search: usize,
 }
 
 impl Graph {
     pub fn build(vectors: &[f32], dim: usize) -> Self {
+        Self::build_with(vectors, dim, Params::default())
+    }
+
+    pub fn build_with(vectors: &[f32], dim: usize, params: Params) -> Self {
         let n = vectors.len() / dim.max(1);
         let layers = 16;
         let hnsw = Hnsw::new(
-            MAX_CONNECTIONS,
+            params.max_connections,
             n.max(1),
             layers,
-            EF_CONSTRUCTION,
-            UnitCosine,
+            params.ef_construction,
+            QuantDot,
         );
-        let rows: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).zip(0..).collect();
-        hnsw.parallel_insert_slice(&rows);
-        let mut graph = Self { hnsw };
+        let scale = scale_for(vectors);
+        let rows: Vec<Vec<i8>> = vectors
+            .chunks_exact(dim)
+            .map(|r| quantize(r, scale))
+            .collect();
+        let refs: Vec<(&Vec<i8>, usize)> = rows.iter().zip(0..).collect();
+        hnsw.parallel_insert(&refs);
+        let mut graph = Self {
+            hnsw,
+            ef_search: params.ef_search,
+        };
         graph.hnsw.set_searching_mode(true);
         graph
+    }
+
+    /// Sets the search beam width (ef); higher finds more true neighbours, more slowly.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.ef_search = ef;
     }
 
     pub fn len(&self) -> usize {
@@ -123,13 +226,26 @@ impl Graph {
         self.len() == 0
     }
 
-    pub fn search(&self, query: &[f32], k: usize) -> Vec<Hit> {
-        let ef = EF_SEARCH.max(k);
-        self.hnsw
-            .search(query, k, ef)
+    /// The `k` rows most similar to `query`, best first, with exact cosines. `vectors` is
+    /// the f32 table the graph was built from.
+    pub fn search(&self, vectors: &[f32], query: &[f32], k: usize) -> Vec<Hit> {
+        let dim = query.len();
+        let ef = self.ef_search.max(k);
+        // The query has its own scale: a common factor on every candidate's distance does
+        // not change their order.
+        let q = quantize(query, scale_for(query));
+        let mut hits: Vec<Hit> = self
+            .hnsw
+            .search(&q, ef, ef)
             .into_iter()
-            .map(|n| (n.d_id, 1.0 - n.distance))
-            .collect()
+            .filter_map(|n| {
+                let row = vectors.get(n.d_id * dim..(n.d_id + 1) * dim)?;
+                Some((n.d_id, dot(row, query)))
+            })
+            .collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
     }
 
     /// Writes `<basename>.hnsw.graph` and `<basename>.hnsw.data` into `dir`.
@@ -144,9 +260,12 @@ impl Graph {
         // A reloaded graph borrows its loader for its whole life; a CLI process loads a
         // graph once, so the loader is leaked rather than made self-referential.
         let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, basename)));
-        let mut hnsw = io.load_hnsw::<f32, UnitCosine>()?;
+        let mut hnsw = io.load_hnsw::<i8, QuantDot>()?;
         hnsw.set_searching_mode(true);
-        Ok(Self { hnsw })
+        Ok(Self {
+            hnsw,
+            ef_search: Params::default().ef_search,
+        })
     }
 }
 
@@ -159,7 +278,7 @@ pub fn recall_at(graph: &Graph, vectors: &[f32], dim: usize, queries: &[&[f32]],
             exact(vectors, dim, q, k).into_iter().map(|h| h.0).collect();
         total += truth.len();
         found += graph
-            .search(q, k)
+            .search(vectors, q, k)
             .into_iter()
             .filter(|h| truth.contains(&h.0))
             .count();
@@ -192,6 +311,16 @@ mod tests {
     }
 
     #[test]
+    fn int8_dot_matches_scalar_at_every_length() {
+        for len in [0, 1, 15, 16, 31, 32, 33, 384, 385] {
+            let a: Vec<i8> = (0..len).map(|i| (i * 37 % 255) as u8 as i8).collect();
+            let b: Vec<i8> = (0..len).map(|i| (i * 91 % 253) as u8 as i8).collect();
+            assert_eq!(dot_i8(&a, &b), dot_i8_scalar(&a, &b), "len {len}");
+        }
+        assert_eq!(dot_i8(&[-128; 64], &[-128; 64]), 64 * 128 * 128);
+    }
+
+    #[test]
     fn exact_finds_self_first_and_sorts() {
         let v = random_unit(50, 16, 1);
         let hits = exact(&v, 16, &v[16 * 7..16 * 8], 5);
@@ -209,11 +338,11 @@ mod tests {
         let r = recall_at(&g, &v, dim, &queries, 10);
         assert!(r >= 0.99, "recall {r}");
         // Self-matches do not panic and come back first.
-        assert_eq!(g.search(queries[3], 1)[0].0, 3 * 40);
+        assert_eq!(g.search(&v, queries[3], 1)[0].0, 3 * 40);
         let dir = tempfile::tempdir().unwrap();
         g.dump(dir.path(), "t").unwrap();
         let back = Graph::load(dir.path(), "t").unwrap();
         assert_eq!(back.len(), 2000);
-        assert_eq!(back.search(queries[3], 1)[0].0, 3 * 40);
+        assert_eq!(back.search(&v, queries[3], 1)[0].0, 3 * 40);
     }
 }

@@ -7,6 +7,7 @@
 //! Queries read the stored vectors only; they never parse the corpus again.
 
 pub mod ann;
+pub mod csls;
 pub mod store;
 
 use crate::chunk::{self, Chunk, ChunkParams};
@@ -18,8 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 pub use store::StoreError;
 
-/// Bumped whenever the files' layout or meaning changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the files' layout or meaning changes. Version 2 stores hubness and
+/// int8 graphs; a version-1 index still answers `similar` and exact `search`, and its
+/// vectors are reused by the next `index`, which writes the current version.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -118,11 +121,14 @@ pub struct Index {
     pub chunks: Vec<StoredChunk>,
     pub chunk_vectors: Vec<f32>,
     pub paper_vectors: Vec<f32>,
+    /// Each paper's CSLS hubness in the centered space (see `csls`), in paper order.
+    pub hubness: Vec<f32>,
 }
 
 const PAPERS: &str = "papers.json";
 const CHUNKS: &str = "chunks.json";
 const VECTORS: &str = "vectors.f32";
+const HUBNESS: &str = "hubness.f32";
 const PAPER_GRAPH: &str = "papers";
 const CHUNK_GRAPH: &str = "chunks";
 
@@ -170,7 +176,7 @@ impl Index {
             std::fs::read(&manifest_path).map_err(|e| corrupt(format!("manifest.json: {e}")))?;
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|e| corrupt(format!("manifest.json is not a recommend manifest: {e}")))?;
-        if manifest.format != FORMAT_VERSION {
+        if manifest.format == 0 || manifest.format > FORMAT_VERSION {
             return Err(corrupt(format!(
                 "format version {} (this build reads {FORMAT_VERSION})",
                 manifest.format
@@ -193,17 +199,29 @@ impl Index {
                 raw.len()
             )));
         }
-        let floats: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let floats = f32s(&raw);
         let (c, p) = floats.split_at(chunks.len() * dim);
+        // Indexes written before hubness was stored get it computed here, once per process.
+        let hubness = if manifest.files.contains_key(HUBNESS) {
+            let h = f32s(&read(HUBNESS)?);
+            if h.len() != papers.len() {
+                return Err(corrupt(format!(
+                    "{HUBNESS} holds {} values for {} papers",
+                    h.len(),
+                    papers.len()
+                )));
+            }
+            h
+        } else {
+            csls::paper_hubness(p, dim)
+        };
         Ok(Index {
             dir,
             manifest,
             papers,
             chunk_vectors: c.to_vec(),
             paper_vectors: p.to_vec(),
+            hubness,
             chunks,
         })
     }
@@ -215,6 +233,12 @@ impl Index {
             dir: self.dir.clone(),
             reason,
         };
+        if self.manifest.format != FORMAT_VERSION {
+            return Err(corrupt(format!(
+                "its graphs are format version {} (this build reads {FORMAT_VERSION})",
+                self.manifest.format
+            )));
+        }
         for ext in ["hnsw.graph", "hnsw.data"] {
             read_verified(
                 &self.dir,
@@ -225,6 +249,17 @@ impl Index {
         }
         ann::Graph::load(&self.dir, which).map_err(|e| corrupt(format!("{which} graph: {e}")))
     }
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// A file of a generation, after checking its length and sha256 against the manifest.
@@ -332,7 +367,11 @@ pub fn build(
     let sources = hash_sources(inputs);
     if let Some(prev) = &previous {
         let m = &prev.manifest;
-        if m.model == model_info && m.settings == settings && m.sources == sources {
+        if m.format == FORMAT_VERSION
+            && m.model == model_info
+            && m.settings == settings
+            && m.sources == sources
+        {
             return Ok(BuildReport {
                 papers: prev.papers.len(),
                 chunks: prev.chunks.len(),
@@ -522,28 +561,34 @@ fn write(
         CHUNKS,
         &serde_json::to_vec(chunks).expect("chunks serialize"),
     )?;
-    let mut raw = Vec::with_capacity((chunk_vectors.len() + paper_vectors.len()) * 4);
-    for x in chunk_vectors.iter().chain(paper_vectors) {
-        raw.extend_from_slice(&x.to_le_bytes());
-    }
-    put(VECTORS, &raw)?;
-    for (name, vectors) in [(CHUNK_GRAPH, chunk_vectors), (PAPER_GRAPH, paper_vectors)] {
+    let all: Vec<f32> = [chunk_vectors, paper_vectors].concat();
+    put(VECTORS, &f32_bytes(&all))?;
+    // The paper graph holds centered vectors, the space of the default scoring; with it,
+    // hubness for a large collection costs one graph search per paper, not one scan.
+    let centered = csls::centered(paper_vectors, dim);
+    let mut paper_graph = None;
+    for (name, vectors) in [(CHUNK_GRAPH, chunk_vectors), (PAPER_GRAPH, &centered[..])] {
         // hnsw_rs writes its two files in place; write them into a scratch directory, then
         // move them into the generation like every other file.
         let scratch = tempfile::tempdir_in(&gen).map_err(store::io_err(&gen))?;
-        ann::Graph::build(vectors, dim)
-            .dump(scratch.path(), name)
-            .map_err(|e| StoreError::Io {
-                path: scratch.path().to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let graph = ann::Graph::build(vectors, dim);
+        graph.dump(scratch.path(), name).map_err(|e| StoreError::Io {
+            path: scratch.path().to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         for ext in ["hnsw.graph", "hnsw.data"] {
             let file = format!("{name}.{ext}");
             let bytes =
                 std::fs::read(scratch.path().join(&file)).map_err(store::io_err(scratch.path()))?;
             put(&file, &bytes)?;
         }
+        if name == PAPER_GRAPH {
+            paper_graph = Some(graph);
+        }
     }
+    let large = papers.len() >= ann::EXACT_BELOW;
+    let hubness = csls::hubness(&centered, dim, paper_graph.as_ref().filter(|_| large));
+    put(HUBNESS, &f32_bytes(&hubness))?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         model,

@@ -10,13 +10,14 @@
 //!   papers.json      the papers (metadata and text)
 //!   chunks.json      the passages, with the cache key of each
 //!   vectors.f32      chunk vectors then paper vectors, little-endian f32 rows
-//!   chunks.hnsw.*    hnsw_rs graph over chunk vectors
-//!   papers.hnsw.*    hnsw_rs graph over paper vectors
+//!   hubness.f32      each paper's CSLS hubness (see `csls`)
+//!   chunks.hnsw.*    hnsw_rs graph over chunk vectors (int8)
+//!   papers.hnsw.*    hnsw_rs graph over centered paper vectors (int8)
 //! ```
 //!
 //! A new index is written into a fresh generation directory; only when every file is
-//! flushed does `CURRENT` switch to it (temp file, fsync, rename), and older generations
-//! are removed after. Readers verify every file against the manifest before use, so a
+//! flushed does `CURRENT` switch to it (temp file, fsync, rename); the generation it
+//! replaced is kept for readers that still have it open, and older ones are removed. Readers verify every file against the manifest before use, so a
 //! truncated or foreign file is an error that says to re-run `index`, never a panic inside
 //! a dependency.
 
@@ -143,11 +144,41 @@ pub fn publish(root: &Path, generation: &Path) -> Result<(), StoreError> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
+    // The generation being replaced stays until the next publish: a query that opened it a
+    // moment ago can still read its files. Anything else (older ones, or the remains of an
+    // interrupted run) goes.
+    let previous = current(root).ok();
     write_atomic(&root.join("CURRENT"), name.as_bytes())?;
     for (_, dir) in generations(root)? {
-        if dir != generation {
+        if dir != generation && Some(&dir) != previous.as_ref() {
             let _ = fs::remove_dir_all(dir);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_keeps_the_replaced_generation_for_open_readers() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        let mut gens = Vec::new();
+        for i in 0..3 {
+            let g = new_generation(root).unwrap();
+            write_atomic(&g.join("f"), format!("{i}").as_bytes()).unwrap();
+            publish(root, &g).unwrap();
+            gens.push(g);
+        }
+        assert_eq!(current(root).unwrap(), gens[2]);
+        assert!(gens[1].join("f").exists(), "the replaced generation stays");
+        assert!(!gens[0].exists(), "older ones go");
+        // An interrupted run's generation is cleaned up by the next publish.
+        let crashed = new_generation(root).unwrap();
+        let next = new_generation(root).unwrap();
+        publish(root, &next).unwrap();
+        assert!(!crashed.exists() && !gens[1].exists() && gens[2].exists());
+    }
 }
