@@ -128,7 +128,7 @@ pub fn chunk_paper(
         // Sentences are joined with a space, which costs at most one id each.
         let mut end = start;
         let mut used = 0;
-        while end < pieces.len() && (end == start || used + pieces[end].1 + 1 <= budget) {
+        while end < pieces.len() && (end == start || used + pieces[end].1 < budget) {
             used += pieces[end].1 + 1;
             end += 1;
         }

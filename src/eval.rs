@@ -447,7 +447,11 @@ mod tests {
         assert_eq!(precision_at(&["a", "z", "b", "c", "d"], &g, 5), 0.4);
         assert!(hit_at(&["x", "a"], &["a"], 2));
         assert!(!hit_at(&["x", "a"], &["a"], 1));
-        let a = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.7071, 0.7071]];
+        let a = vec![
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![std::f32::consts::FRAC_1_SQRT_2; 2],
+        ];
         let b = vec![vec![0.9, 0.1], vec![0.6, 0.8], vec![0.1, 0.9]];
         // a0→b0 right; a1→b2 wrong; a2→b1 wrong.
         assert!((nearest_accuracy(&a, &b) - 1.0 / 3.0).abs() < 1e-12);

@@ -254,7 +254,9 @@ pub fn search_vector(
     // Enough passages that k distinct papers are almost surely among them.
     let wanted = (k * 8).max(64).min(index.chunks.len());
     let hits = if use_graph {
-        index.graph("chunks")?.search(&index.chunk_vectors, qv, wanted)
+        index
+            .graph("chunks")?
+            .search(&index.chunk_vectors, qv, wanted)
     } else {
         ann::exact(&index.chunk_vectors, dim, qv, wanted)
     };

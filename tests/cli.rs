@@ -52,6 +52,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A private copy of the seed index, and the path of its live generation in the copy.
+fn copy_of_seed_index() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(seed_index(), dir.path());
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    let gen = dir.path().join(current.trim());
+    (dir, gen)
+}
+
 fn ids(results: &Value) -> Vec<String> {
     results["results"]
         .as_array()
@@ -178,10 +187,7 @@ fn reindexing_unchanged_input_embeds_nothing() {
 
 #[test]
 fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(seed_index(), dir.path());
-    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
-    let gen = dir.path().join(current.trim());
+    let (dir, gen) = copy_of_seed_index();
     // Make it look like a format-1 index: no stored hubness, graphs of the old kind.
     let manifest_path = gen.join("manifest.json");
     let mut manifest: Value =
@@ -205,7 +211,10 @@ fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("recommend index"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("recommend index"),
+        "{err}"
+    );
     // ...and `index` rewrites it in the current format from the stored vectors.
     let up = json(dir.path(), &["index"]);
     assert_eq!(up["embedded"], 0, "{up}");
@@ -253,14 +262,16 @@ fn changed_and_removed_files_reembed_only_their_passages() {
 
 #[test]
 fn corrupt_or_missing_index_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(seed_index(), dir.path());
-    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
-    let gen = dir.path().join(current.trim());
-    for victim in ["vectors.f32", "chunks.hnsw.graph", "papers.json"] {
+    let (dir, gen) = copy_of_seed_index();
+    for victim in [
+        "vectors.f32",
+        "chunks.hnsw.graph",
+        "papers.json",
+        "hubness.f32",
+    ] {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(dir.path(), copy.path());
-        let path = copy.path().join(current.trim()).join(victim);
+        let path = copy.path().join(gen.file_name().unwrap()).join(victim);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let args: &[&str] = if victim.contains("hnsw") {

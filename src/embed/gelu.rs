@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 /// erf(x) for f32: `x·P(x²)/Q(x²)` on `[-4, 4]`, where erf is ±1 to f32 precision outside.
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    let x = x.max(-4.0).min(4.0);
+    let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let p = -2.726_142_3e-10f32;
     let p = p * x2 + 2.770_681_4e-8;

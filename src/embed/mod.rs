@@ -358,7 +358,9 @@ pub fn load_config(files: &ModelFiles) -> Result<Config, EmbedError> {
     let config: Config =
         serde_json::from_str(&text).map_err(|e| err(format!("not a BERT config: {e}")))?;
     if config.max_position_embeddings < MAX_IDS
-        || config.hidden_size % config.num_attention_heads != 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
     {
         return Err(err(
             "unsupported config: needs 512 positions and whole attention heads".into(),

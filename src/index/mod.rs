@@ -572,10 +572,12 @@ fn write(
         // move them into the generation like every other file.
         let scratch = tempfile::tempdir_in(&gen).map_err(store::io_err(&gen))?;
         let graph = ann::Graph::build(vectors, dim);
-        graph.dump(scratch.path(), name).map_err(|e| StoreError::Io {
-            path: scratch.path().to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        graph
+            .dump(scratch.path(), name)
+            .map_err(|e| StoreError::Io {
+                path: scratch.path().to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         for ext in ["hnsw.graph", "hnsw.data"] {
             let file = format!("{name}.{ext}");
             let bytes =
