@@ -61,6 +61,19 @@ fn copy_of_seed_index() -> (tempfile::TempDir, PathBuf) {
     (dir, gen)
 }
 
+/// Runs `args` and checks it fails with one line telling the user to re-run `index`.
+fn refused_with_reindex_advice(index: &Path, args: &[&str]) {
+    let out = recommend(index).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.starts_with("error: ")
+            && err.contains("recommend index")
+            && err.trim().lines().count() == 1,
+        "{args:?}: {err}"
+    );
+}
+
 fn ids(results: &Value) -> Vec<String> {
     results["results"]
         .as_array()
@@ -206,15 +219,7 @@ fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
     let new = json(seed_index(), &["similar", "--id", "CAD"]);
     assert_eq!(ids(&old), ids(&new));
     // Its graphs are refused with the usual advice...
-    let out = recommend(dir.path())
-        .args(["search", "retrieval", "--hnsw"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("recommend index"),
-        "{err}"
-    );
+    refused_with_reindex_advice(dir.path(), &["search", "retrieval", "--hnsw"]);
     // ...and `index` rewrites it in the current format from the stored vectors.
     let up = json(dir.path(), &["index"]);
     assert_eq!(up["embedded"], 0, "{up}");
@@ -279,27 +284,11 @@ fn corrupt_or_missing_index_is_a_clear_error() {
         } else {
             &["similar", "--id", "CAD"]
         };
-        let out = recommend(copy.path()).args(args).output().unwrap();
-        assert!(!out.status.success(), "{victim}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.starts_with("error: ")
-                && err.contains("recommend index")
-                && err.trim().lines().count() == 1,
-            "{victim}: {err}"
-        );
+        refused_with_reindex_advice(copy.path(), args);
     }
     // A foreign manifest.
     std::fs::write(gen.join("manifest.json"), b"{\"hello\": 1}").unwrap();
-    let out = recommend(dir.path())
-        .args(["similar", "--id", "CAD"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("recommend index"),
-        "{err}"
-    );
+    refused_with_reindex_advice(dir.path(), &["similar", "--id", "CAD"]);
     // Lost CURRENT pointer → the index counts as missing, and `index` rebuilds cleanly.
     let missing = tempfile::tempdir().unwrap();
     let out = recommend(missing.path())
