@@ -96,18 +96,26 @@ enum Command {
     },
     /// Papers matching a free-text query in any language.
     Search {
-        query: String,
+        #[arg(required_unless_present = "vector")]
+        query: Option<String>,
+        /// Search with this query vector instead of embedding a text: a JSON array of
+        /// numbers, or a line of `recommend embed --query` output.
+        #[arg(long, conflicts_with = "query")]
+        vector: Option<PathBuf>,
         #[arg(short, default_value_t = 10)]
         k: usize,
         /// Scan every passage exactly (default below 5,000 passages).
         #[arg(long, conflicts_with = "hnsw")]
         exact: bool,
-        /// Use the HNSW graph even for a small index.
+        /// Use the approximate-search lists even for a small index (default from 5,000
+        /// passages).
         #[arg(long)]
         hnsw: bool,
     },
     /// Every paper: id, title, source, date.
     List,
+    /// Check every file of the index against its checksum, and every record.
+    Verify,
     /// One paper's metadata and text.
     Show {
         #[arg(long)]
@@ -131,6 +139,32 @@ enum Command {
         /// Query repetitions for latency percentiles.
         #[arg(long, default_value_t = 50)]
         queries: usize,
+        /// Write a synthetic index of this many papers into --index instead (for the scale
+        /// benchmark, `cargo bench --bench scale`).
+        #[arg(long)]
+        synthetic: Option<usize>,
+        /// Passages per synthetic paper.
+        #[arg(long, default_value_t = 10, requires = "synthetic")]
+        passages_per_paper: usize,
+    },
+    /// Export the index for a vector database: JSON lines (one point per paper, or per
+    /// passage), or straight into a Qdrant collection.
+    Export {
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        /// One point per passage instead of one per paper.
+        #[arg(long)]
+        passages: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, conflicts_with = "qdrant")]
+        output: Option<PathBuf>,
+        /// Push to the Qdrant server at this URL (e.g. http://localhost:6333).
+        #[arg(long, requires = "collection")]
+        qdrant: Option<String>,
+        /// Qdrant collection to create (or fill, if it exists with the same dimension).
+        #[arg(long, requires = "qdrant")]
+        collection: Option<String>,
     },
     /// Quality on the seed corpus: cross-lingual retrieval, related papers, free-text search.
     Eval {
@@ -201,16 +235,26 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Search {
             query,
+            vector,
             k,
             exact,
             hnsw,
         } => {
             let ix = open_or_build(g)?;
-            let files = embed::source::resolve(g.model.as_deref())?;
-            check_model(&ix, &files)?;
-            let embedder = Embedder::load(&files, embed_options(g))?;
             let use_graph = *hnsw || (!exact && ix.passage_count() >= index::ann::EXACT_BELOW);
-            let out = query::search(&ix, &embedder, query, *k, use_graph)?;
+            let out = match (query, vector) {
+                (Some(query), _) => {
+                    let files = embed::source::resolve(g.model.as_deref())?;
+                    check_model(&ix, &files)?;
+                    let embedder = Embedder::load(&files, embed_options(g))?;
+                    query::search(&ix, &embedder, query, *k, use_graph)?
+                }
+                (None, Some(path)) => {
+                    let v = read_vector(path, ix.dim())?;
+                    query::search_vector(&ix, &v, *k, use_graph)?
+                }
+                (None, None) => bail!("give a query text or --vector FILE"),
+            };
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -281,11 +325,92 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Verify => {
+            let r = index::verify(&g.index)?;
+            if g.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "index in {} is intact: {} papers, {} passages, {} files, {:.1} MB checked in {:.2} s",
+                    g.index.display(),
+                    r.papers,
+                    r.passages,
+                    r.files,
+                    r.bytes as f64 / 1e6,
+                    r.seconds
+                );
+            }
+        }
         Command::Embed { file, query } => embed_lines(g, file.as_deref(), *query)?,
+        Command::Bench {
+            synthetic: Some(papers),
+            passages_per_paper,
+            ..
+        } => {
+            let r = recommend::bench::synthetic(
+                &g.index,
+                g.model.as_deref(),
+                *papers,
+                *passages_per_paper,
+            )?;
+            if g.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                eprintln!(
+                    "wrote a synthetic index of {} papers, {} passages in {:.1} s ({:.1} MB, peak {:.0} MB)",
+                    r.papers,
+                    r.passages,
+                    r.seconds,
+                    r.disk_bytes as f64 / 1e6,
+                    r.peak_rss_mb.unwrap_or(0.0)
+                );
+            }
+        }
+        Command::Export {
+            format: _,
+            passages,
+            output,
+            qdrant,
+            collection,
+        } => {
+            let ix = Index::open(&g.index)?;
+            let points = if *passages {
+                index::export::Points::Passages
+            } else {
+                index::export::Points::Papers
+            };
+            if let (Some(url), Some(collection)) = (qdrant, collection) {
+                let r = index::export::push(&ix, points, url, collection)?;
+                if g.json {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    eprintln!(
+                        "{} points upserted into {} at {} in {} batches{}",
+                        r.points,
+                        r.collection,
+                        r.url,
+                        r.batches,
+                        if r.created { " (collection created)" } else { "" }
+                    );
+                }
+            } else {
+                let mut out: Box<dyn Write> = match output {
+                    Some(p) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(p).with_context(|| p.display().to_string())?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let n = index::export::jsonl(&ix, points, &mut out)?;
+                if !g.quiet {
+                    eprintln!("{n} points written");
+                }
+            }
+        }
         Command::Bench {
             paths,
             texts,
             queries,
+            ..
         } => {
             let report = recommend::bench::run(&recommend::bench::BenchConfig {
                 model: g.model.clone(),
@@ -459,6 +584,26 @@ fn check_model(ix: &Index, files: &embed::ModelFiles) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A query vector from a file: a JSON array, or an object with an `embedding` array (a
+/// line of `recommend embed` output).
+fn read_vector(path: &Path, dim: usize) -> Result<Vec<f32>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("{}: not JSON", path.display()))?;
+    let array = value.get("embedding").unwrap_or(&value);
+    let mut v: Vec<f32> = serde_json::from_value(array.clone())
+        .with_context(|| format!("{}: not an array of numbers", path.display()))?;
+    if v.len() != dim {
+        bail!(
+            "{}: the vector has {} values, the index holds {dim}-d vectors",
+            path.display(),
+            v.len()
+        );
+    }
+    embed::pool::normalize(&mut v);
+    Ok(v)
 }
 
 fn embed_lines(g: &Global, file: Option<&Path>, query: bool) -> Result<()> {

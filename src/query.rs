@@ -3,7 +3,7 @@
 
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
-use crate::index::{ann, csls, Index};
+use crate::index::{ann, csls, Index, Scan};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -242,16 +242,14 @@ pub fn search_vector(
     k: usize,
     use_graph: bool,
 ) -> Result<Search, crate::index::StoreError> {
-    let dim = index.dim();
     // Enough passages that k distinct papers are almost surely among them.
     let wanted = (k * 8).max(64).min(index.passage_count());
-    let hits = if use_graph {
-        index
-            .graph("chunks")?
-            .search(index.passage_vectors(), qv, wanted)
+    let scan = if use_graph {
+        Scan::Approximate
     } else {
-        ann::exact(index.passage_vectors(), dim, qv, wanted)
+        Scan::Exact
     };
+    let hits = index.nearest_passages(qv, wanted, scan)?;
     let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
     for (ci, score) in hits {

@@ -198,33 +198,110 @@ fn reindexing_unchanged_input_embeds_nothing() {
     assert_eq!(out["up_to_date"], true);
 }
 
+/// A private copy of `tests/data/format2`: three Markdown notes (`docs/`) and the index a
+/// format-2 build wrote for them (`index/`, JSON files and hnsw_rs graphs).
+fn copy_of_format2_fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/format2");
+    copy_dir(&fixture, dir.path());
+    let current = std::fs::read_to_string(dir.path().join("index/CURRENT")).unwrap();
+    let gen = dir.path().join("index").join(current.trim());
+    (dir, gen)
+}
+
+/// The same papers in the same order with the same "why" passages, and scores equal up to
+/// float rounding (hubness stored or recomputed, vectors read from JSON or a mapped table).
+fn same_results(a: &Value, b: &Value) {
+    assert_eq!(ids(a), ids(b));
+    let rows = |v: &Value| v["results"].as_array().unwrap().clone();
+    for (x, y) in rows(a).iter().zip(&rows(b)) {
+        let (sx, sy) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
+        assert!((sx - sy).abs() < 1e-5, "{sx} vs {sy}");
+        assert_eq!(x["why"], y["why"]);
+    }
+}
+
+fn manifest_of(gen: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(gen.join("manifest.json")).unwrap()).unwrap()
+}
+
 #[test]
-fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
-    let (dir, gen) = copy_of_seed_index();
-    // Make it look like a format-1 index: no stored hubness, graphs of the old kind.
-    let manifest_path = gen.join("manifest.json");
-    let mut manifest: Value =
-        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+fn previous_format_indexes_still_answer_and_upgrade_without_reembedding() {
+    let (dir, gen) = copy_of_format2_fixture();
+    let index = dir.path().join("index");
+    let old = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    assert_eq!(ids(&old).len(), 2, "{old}");
+    // Format 1: the same without stored hubness, which `similar` then computes itself.
+    let (dir1, gen1) = copy_of_format2_fixture();
+    let mut manifest = manifest_of(&gen1);
     manifest["format"] = 1.into();
     manifest["files"]
         .as_object_mut()
         .unwrap()
         .remove("hubness.f32")
         .unwrap();
-    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    std::fs::remove_file(gen.join("hubness.f32")).unwrap();
-
-    // `similar` computes hubness itself and ranks as the current format does.
-    let old = json(dir.path(), &["similar", "--id", "CAD"]);
-    let new = json(seed_index(), &["similar", "--id", "CAD"]);
-    assert_eq!(ids(&old), ids(&new));
-    // Its graphs are refused with the usual advice...
-    refused_with_reindex_advice(dir.path(), &["search", "retrieval", "--hnsw"]);
-    // ...and `index` rewrites it in the current format from the stored vectors.
-    let up = json(dir.path(), &["index"]);
+    std::fs::write(gen1.join("manifest.json"), manifest.to_string()).unwrap();
+    std::fs::remove_file(gen1.join("hubness.f32")).unwrap();
+    let v1 = json(&dir1.path().join("index"), &["similar", "--id", "SpeculativeDecoding"]);
+    same_results(&v1, &old);
+    // Neither has the approximate-search lists: asking for them gets the usual advice.
+    refused_with_reindex_advice(&index, &["search", "retrieval", "--hnsw"]);
+    // `index` rewrites it in the current format from the stored vectors.
+    let out = recommend(&index)
+        .current_dir(dir.path())
+        .args(["index", "docs", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(up["embedded"], 0, "{up}");
     assert_eq!(up["up_to_date"], false, "{up}");
-    json(dir.path(), &["search", "retrieval", "--hnsw"]);
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    assert_ne!(index.join(current.trim()), gen);
+    assert_eq!(manifest_of(&index.join(current.trim()))["format"], 3);
+    let new = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    same_results(&new, &old);
+    let search = json(&index, &["search", "retrieval", "--hnsw", "-k", "1"]);
+    assert_eq!(ids(&search), ["RetrievalAugmented"]);
+    json(&index, &["verify"]);
+}
+
+#[test]
+fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() {
+    let (dir, _) = copy_of_format2_fixture();
+    let index = dir.path().join("index");
+    let run_index = || {
+        let out = recommend(&index)
+            .current_dir(dir.path())
+            .args(["index", "docs", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    run_index();
+    let report = json(&index, &["verify"]);
+    assert_eq!(report["format"], 3, "{report}");
+    assert_eq!(report["papers"], 3);
+    assert!(report["files"].as_u64().unwrap() > 20, "{report}");
+    // One changed byte in the middle of a vector table: same length, same header, so only
+    // the checksum can tell.
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    let path = index.join(current.trim()).join("passages.f32");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = recommend(&index).args(["verify"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("passages.f32"), "{err}");
+    refused_with_reindex_advice(&index, &["verify"]);
+    // `index` notices, says so, and embeds everything again instead of reusing the damage.
+    let (report, stderr) = run_index();
+    assert!(stderr.contains("warning") && stderr.contains("passages.f32"), "{stderr}");
+    assert_eq!(report["embedded"], 3, "{report}");
+    json(&index, &["verify"]);
 }
 
 #[test]
@@ -269,23 +346,34 @@ fn changed_and_removed_files_reembed_only_their_passages() {
 fn corrupt_or_missing_index_is_a_clear_error() {
     let (dir, gen) = copy_of_seed_index();
     for victim in [
-        "vectors.f32",
-        "chunks.hnsw.graph",
-        "papers.json",
-        "hubness.f32",
+        "passages.f32",
+        "papers.ivf.codes",
+        "passages.ivf.lists",
+        "papers.meta",
+        "papers.meta.idx",
+        "papers.hubness",
+        "papers.ids",
     ] {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(dir.path(), copy.path());
         let path = copy.path().join(gen.file_name().unwrap()).join(victim);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        let args: &[&str] = if victim.contains("hnsw") {
+        let args: &[&str] = if victim.contains("ivf") {
             &["search", "retrieval", "--hnsw"]
         } else {
             &["similar", "--id", "CAD"]
         };
         refused_with_reindex_advice(copy.path(), args);
+        refused_with_reindex_advice(copy.path(), &["verify"]);
     }
+    // A foreign file of the right length: its header gives it away at open.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let path = copy.path().join(gen.file_name().unwrap()).join("papers.f32");
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::fs::write(&path, vec![0u8; len]).unwrap();
+    refused_with_reindex_advice(copy.path(), &["similar", "--id", "CAD"]);
     // A foreign manifest.
     std::fs::write(gen.join("manifest.json"), b"{\"hello\": 1}").unwrap();
     refused_with_reindex_advice(dir.path(), &["similar", "--id", "CAD"]);
