@@ -8,7 +8,7 @@ use recommend::embed::{
     self, DeviceKind, EmbedOptions, EmbedStats, Embedder, Pooling, Precision, Role,
 };
 use recommend::index::{self, Index, IndexSettings, PaperVector, StoreError};
-use recommend::query::{self, PaperSpace, Scoring};
+use recommend::query::{self, PaperSpace, PartialDate, Scoring, Seeds};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -84,21 +84,33 @@ struct BuildArgs {
 enum Command {
     /// Read, chunk, embed and index papers (only what changed since the last run).
     Index(BuildArgs),
-    /// Papers like the given one, with the passages that made them similar.
+    /// Papers like the given ones (and unlike others), with the passages that made them similar.
     Similar {
+        /// A seed paper; repeat for a reading list (`--id A --id B`).
+        #[arg(long, required = true)]
+        id: Vec<String>,
+        /// A paper whose neighbours are not wanted; repeatable.
         #[arg(long)]
-        id: String,
+        not: Vec<String>,
         #[arg(short, default_value_t = 10)]
         k: usize,
-        /// Paper-to-paper scoring: cosine, centered, csls, max-sim.
-        #[arg(long, default_value = "csls")]
+        /// Paper-to-paper scoring: fused, csls, matching, lexical, centered, cosine, max-sim.
+        #[arg(long, default_value_t = Scoring::default())]
         scoring: Scoring,
+        /// How several seeds combine: best-score (each candidate's best seed) or rocchio
+        /// (the seeds merged into one).
+        #[arg(long, default_value = "best-score")]
+        seeds: Seeds,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Papers matching a free-text query in any language.
     Search {
         query: String,
         #[arg(short, default_value_t = 10)]
         k: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Scan every passage exactly (default below 5,000 passages).
         #[arg(long, conflicts_with = "hnsw")]
         exact: bool,
@@ -134,9 +146,16 @@ enum Command {
     },
     /// Quality on the seed corpus: cross-lingual retrieval, related papers, free-text search.
     Eval {
-        /// Compare pooling, paper vectors, scoring and noise settings (slow: re-embeds).
+        /// Where the evaluated indexes and cached vectors are kept between runs
+        /// (default: `eval/` inside the index directory).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Compare scorings, fusion weights, seed strategies, paper vectors and noise.
         #[arg(long)]
         sweep: bool,
+        /// Also compare poolings (the first run embeds the seed corpus once per pooling).
+        #[arg(long)]
+        sweep_pooling: bool,
         /// Max model ids per passage of the evaluated index.
         #[arg(long, default_value_t = ChunkParams::default().max_tokens)]
         max_tokens: usize,
@@ -144,6 +163,34 @@ enum Command {
         #[arg(long, default_value_t = ChunkParams::default().overlap_tokens)]
         overlap: usize,
     },
+}
+
+/// Which papers may be returned.
+#[derive(Args, Clone)]
+struct FilterArgs {
+    /// Only papers dated on or after this month or day (YYYY-MM or YYYY-MM-DD).
+    #[arg(long)]
+    since: Option<PartialDate>,
+    /// Only papers dated on or before this month or day (YYYY-MM or YYYY-MM-DD).
+    #[arg(long)]
+    until: Option<PartialDate>,
+    /// Only papers from this source: a file name (or part of it) or a feed title.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only papers with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> query::Filter {
+        query::Filter {
+            since: self.since,
+            until: self.until,
+            source: self.source.clone(),
+            tag: self.tag.clone(),
+        }
+    }
 }
 
 fn main() {
@@ -184,14 +231,37 @@ fn run(cli: Cli) -> Result<()> {
                 print_report(g, &report)?;
             }
         }
-        Command::Similar { id, k, scoring } => {
+        Command::Similar {
+            id,
+            not,
+            k,
+            scoring,
+            seeds,
+            filter,
+        } => {
             let ix = open_or_build(g)?;
-            let space = PaperSpace::new(&ix, *scoring);
-            let out = query::similar(&ix, &space, id, *k)?;
+            let space = PaperSpace::new(&ix);
+            let req = query::SimilarRequest {
+                ids: id.clone(),
+                not: not.clone(),
+                k: *k,
+                scoring: *scoring,
+                seeds: *seeds,
+                fusion: query::Fusion::default(),
+                filter: filter.filter(),
+            };
+            let out = query::similar(&ix, &space, &req)?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                println!("Papers like {} — {}\n", out.query.id, out.query.title);
+                println!("Papers like {} — {}", out.query.id, out.query.title);
+                for p in &out.also {
+                    println!("       and {} — {}", p.id, p.title);
+                }
+                for p in &out.not {
+                    println!("   but not {} — {}", p.id, p.title);
+                }
+                println!();
                 for (n, r) in out.results.iter().enumerate() {
                     println!("{:>2}. {:<14} {:.3}  {}", n + 1, r.id, r.score, r.title);
                     println!("      this: {}", clip(&r.why.query_passage, 150));
@@ -202,6 +272,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search {
             query,
             k,
+            filter,
             exact,
             hnsw,
         } => {
@@ -210,7 +281,13 @@ fn run(cli: Cli) -> Result<()> {
             check_model(&ix, &files)?;
             let embedder = Embedder::load(&files, embed_options(g))?;
             let use_graph = *hnsw || (!exact && ix.chunks.len() >= index::ann::EXACT_BELOW);
-            let out = query::search(&ix, &embedder, query, *k, use_graph)?;
+            let req = query::SearchRequest {
+                text: query.clone(),
+                k: *k,
+                filter: filter.filter(),
+                graph: use_graph,
+            };
+            let out = query::search(&ix, &embedder, &req)?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -300,7 +377,9 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Eval {
+            cache,
             sweep,
+            sweep_pooling,
             max_tokens,
             overlap,
         } => {
@@ -312,8 +391,14 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 ..Default::default()
             };
-            let report =
-                recommend::eval::run(&files, embed_options(g), settings, *sweep, !g.quiet)?;
+            let cfg = recommend::eval::EvalConfig {
+                cache: cache.clone().unwrap_or_else(|| g.index.join("eval")),
+                settings,
+                sweep: *sweep || *sweep_pooling,
+                sweep_pooling: *sweep_pooling,
+                verbose: !g.quiet,
+            };
+            let report = recommend::eval::run(&files, embed_options(g), &cfg)?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

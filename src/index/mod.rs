@@ -13,6 +13,7 @@ pub mod store;
 use crate::chunk::{self, Chunk, ChunkParams};
 use crate::corpus::{self, ids, Paper, Warning};
 use crate::embed::{self, EmbedError, EmbedOptions, EmbedStats, Embedder, ModelFiles, Role};
+use crate::query::lexical::LexicalStats;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -123,12 +124,15 @@ pub struct Index {
     pub paper_vectors: Vec<f32>,
     /// Each paper's CSLS hubness in the centered space (see `csls`), in paper order.
     pub hubness: Vec<f32>,
+    /// Term statistics for lexical scoring (see `query::lexical`), in paper order.
+    pub lexical: LexicalStats,
 }
 
 const PAPERS: &str = "papers.json";
 const CHUNKS: &str = "chunks.json";
 const VECTORS: &str = "vectors.f32";
 const HUBNESS: &str = "hubness.f32";
+const LEXICAL: &str = "lexical.bin";
 const PAPER_GRAPH: &str = "papers";
 const CHUNK_GRAPH: &str = "chunks";
 
@@ -215,6 +219,19 @@ impl Index {
         } else {
             csls::paper_hubness(p, dim)
         };
+        // Likewise the lexical statistics, for indexes written before they were stored.
+        let lexical = if manifest.files.contains_key(LEXICAL) {
+            LexicalStats::from_bytes(&read(LEXICAL)?).map_err(|e| corrupt(e.to_string()))?
+        } else {
+            lexical_stats(&papers, chunks.iter().map(|c| &c.chunk))
+        };
+        if lexical.papers() != papers.len() {
+            return Err(corrupt(format!(
+                "{LEXICAL} describes {} papers, the index holds {}",
+                lexical.papers(),
+                papers.len()
+            )));
+        }
         Ok(Index {
             dir,
             manifest,
@@ -222,6 +239,7 @@ impl Index {
             chunk_vectors: c.to_vec(),
             paper_vectors: p.to_vec(),
             hubness,
+            lexical,
             chunks,
         })
     }
@@ -249,6 +267,26 @@ impl Index {
         }
         ann::Graph::load(&self.dir, which).map_err(|e| corrupt(format!("{which} graph: {e}")))
     }
+}
+
+/// Lexical statistics of `papers`: each paper's title and the text of its passages (what
+/// is embedded, so boilerplate left out of the passages is left out here too).
+pub fn lexical_stats<'a>(
+    papers: &[Paper],
+    chunks: impl Iterator<Item = &'a Chunk>,
+) -> LexicalStats {
+    let pos: HashMap<&str, usize> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let mut texts: Vec<Vec<&str>> = papers.iter().map(|p| vec![p.title.as_str()]).collect();
+    for c in chunks {
+        if let Some(&i) = pos.get(c.paper.as_str()) {
+            texts[i].push(c.text.as_str());
+        }
+    }
+    LexicalStats::build(texts.into_iter())
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -591,6 +629,10 @@ fn write(
     let large = papers.len() >= ann::EXACT_BELOW;
     let hubness = csls::hubness(&centered, dim, paper_graph.as_ref().filter(|_| large));
     put(HUBNESS, &f32_bytes(&hubness))?;
+    put(
+        LEXICAL,
+        &lexical_stats(papers, chunks.iter().map(|c| &c.chunk)).to_bytes(),
+    )?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         model,

@@ -1,0 +1,756 @@
+//! Stage 5: answers from a loaded index — papers like one or more papers (and unlike
+//! others), papers for a free-text query, and the passages that explain each match.
+//!
+//! Both front ends (the CLI and the web server) call `similar` and `search` with a request
+//! struct and get plain `Serialize` results back; nothing here prints.
+//!
+//! Several seeds. A reader thinks in reading lists: "papers like A and B, but not like C".
+//! Two ways to combine seeds are implemented and measured by `recommend eval`
+//! (see `Seeds`): scoring against each seed and keeping the best (Qdrant's `best_score`
+//! recommend strategy), or merging the seeds into one pseudo-paper first (Rocchio).
+
+pub mod filter;
+pub mod lexical;
+
+pub use filter::{Filter, FilterError, PartialDate};
+pub use lexical::LexicalWeights;
+use lexical::Sparse;
+
+use crate::corpus::{ids, Paper};
+use crate::embed::{EmbedError, Embedder, Role};
+use crate::index::{ann, csls, Index};
+use serde::{Deserialize, Serialize};
+
+/// How two papers are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// Cosine of the paper vectors.
+    Cosine,
+    /// Cosine after subtracting the collection's mean vector: embedding spaces are
+    /// anisotropic, and the shared direction makes every pair look alike.
+    Centered,
+    /// CSLS (Conneau et al., 2018) on centered vectors: `2·cos(a,b) − r(a) − r(b)`, where
+    /// `r(x)` is x's mean similarity to its nearest neighbours (stored in the index, see
+    /// `index::csls`); it discounts "hub" papers that are close to everything, such as long
+    /// surveys.
+    Csls,
+    /// The best-matching pair of passages, one from each paper (no paper vector at all).
+    MaxSim,
+    /// Symmetric passage matching (BERTScore-style, on centered passage vectors): each
+    /// passage's best match in the other paper, averaged over both papers' passages. A
+    /// long post and a short one are compared part by part instead of through two means
+    /// that the long post's experiment sections dominate.
+    Matching,
+    /// tf-idf cosine over English terms (and Korean bigrams), see `lexical`.
+    Lexical,
+    /// CSLS, passage matching and lexical overlap, each standardized over the candidates
+    /// and summed with the weights of `Fusion`.
+    #[default]
+    Fused,
+}
+
+impl std::str::FromStr for Scoring {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cosine" => Ok(Scoring::Cosine),
+            "centered" => Ok(Scoring::Centered),
+            "csls" => Ok(Scoring::Csls),
+            "max-sim" | "maxsim" => Ok(Scoring::MaxSim),
+            "matching" => Ok(Scoring::Matching),
+            "lexical" => Ok(Scoring::Lexical),
+            "fused" => Ok(Scoring::Fused),
+            _ => Err(format!(
+                "unknown scoring {s:?} (fused, csls, matching, lexical, centered, cosine, max-sim)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Scoring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = serde_json::to_value(self).expect("a unit variant serializes");
+        f.write_str(s.as_str().unwrap_or("?"))
+    }
+}
+
+/// Weights of the standardized signals summed by `Scoring::Fused` (chosen with
+/// `recommend eval --sweep`, see BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Fusion {
+    pub csls: f32,
+    pub matching: f32,
+    pub lexical: f32,
+    pub terms: LexicalWeights,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self {
+            csls: 1.0,
+            matching: 1.0,
+            lexical: 1.0,
+            terms: LexicalWeights::default(),
+        }
+    }
+}
+
+/// Papers a cheap first stage (CSLS on paper vectors) keeps for the scorings that compare
+/// passages: their cost then stays flat as the collection grows.
+pub const SHORTLIST: usize = 200;
+
+/// How several seed papers (and papers to avoid) are combined into one ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Seeds {
+    /// Each candidate is scored against every seed and keeps its best score: a candidate
+    /// close to any one seed ranks high, so a reading list on two topics yields both
+    /// (Qdrant's `best_score`). With papers to avoid, a candidate closer to one of them
+    /// than to every seed ranks below all the others.
+    #[default]
+    BestScore,
+    /// The seeds are merged into one pseudo-paper (mean vector, all passages) and the
+    /// papers to avoid into another, whose score is subtracted at half weight
+    /// (Rocchio's relevance feedback).
+    Rocchio,
+}
+
+impl std::str::FromStr for Seeds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "best-score" | "best" => Ok(Seeds::BestScore),
+            "rocchio" | "average" => Ok(Seeds::Rocchio),
+            _ => Err(format!("unknown seed strategy {s:?} (best-score, rocchio)")),
+        }
+    }
+}
+
+/// Weight of the papers to avoid against the seeds in `Seeds::Rocchio` (Qdrant's
+/// `average_vector` uses the same ratio: `2·mean(positive) − mean(negative)`).
+const ROCCHIO_NEGATIVE: f32 = 0.5;
+
+/// "Papers like these, unlike those".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarRequest {
+    /// Seed papers (one or more), by id.
+    pub ids: Vec<String>,
+    /// Papers whose neighbours are not wanted.
+    #[serde(default)]
+    pub not: Vec<String>,
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default)]
+    pub scoring: Scoring,
+    #[serde(default)]
+    pub seeds: Seeds,
+    #[serde(default)]
+    pub fusion: Fusion,
+    #[serde(default)]
+    pub filter: Filter,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+impl SimilarRequest {
+    /// Papers like one paper, with the default scoring and no filter.
+    pub fn new(id: impl Into<String>, k: usize) -> Self {
+        Self {
+            ids: vec![id.into()],
+            not: Vec::new(),
+            k,
+            scoring: Scoring::default(),
+            seeds: Seeds::default(),
+            fusion: Fusion::default(),
+            filter: Filter::default(),
+        }
+    }
+}
+
+/// Papers for a free-text query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub text: String,
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default)]
+    pub filter: Filter,
+    /// Walk the HNSW graph instead of scanning every passage.
+    #[serde(default)]
+    pub graph: bool,
+}
+
+impl SearchRequest {
+    pub fn new(text: impl Into<String>, k: usize) -> Self {
+        Self {
+            text: text.into(),
+            k,
+            filter: Filter::default(),
+            graph: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaperRef {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    pub query_passage: String,
+    pub match_passage: String,
+    /// The seed the query passage comes from (only when there are several seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimilarHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Similar {
+    /// The (first) seed paper.
+    pub query: PaperRef,
+    /// Further seed papers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<PaperRef>,
+    /// Papers whose neighbours were pushed down.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not: Vec<PaperRef>,
+    pub results: Vec<SimilarHit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub passage: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Search {
+    pub results: Vec<SearchHit>,
+}
+
+/// Why a query could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    UnknownId(#[from] ids::UnknownId),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("no seed paper given: name at least one paper id")]
+    NoSeed,
+    #[error("{0} is both a seed and a paper to avoid")]
+    SeedAndNot(String),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Store(#[from] crate::index::StoreError),
+    #[error("the index holds {index}-d vectors but the model makes {model}-d ones: run `recommend index` with this model")]
+    Dimension { index: usize, model: usize },
+}
+
+// ---- index access: the few places that know how an `Index` stores things ------------------
+
+fn papers(index: &Index) -> &[Paper] {
+    &index.papers
+}
+
+fn passage_text(index: &Index, row: usize) -> String {
+    let c = &index.chunks[row].chunk;
+    if c.text.is_empty() {
+        c.title.clone()
+    } else {
+        c.text.clone()
+    }
+}
+
+fn passage_paper(index: &Index, row: usize) -> &str {
+    &index.chunks[row].chunk.paper
+}
+
+/// Paper-to-paper similarity over a whole index, prepared once per process (or server).
+pub struct PaperSpace {
+    dim: usize,
+    /// Passage rows of each paper.
+    by_paper: Vec<Vec<usize>>,
+    /// Paper vectors minus the collection mean, re-normalized (CSLS and `Centered`).
+    centered: Vec<f32>,
+    /// The mean passage vector's squared length and each passage's dot product with it:
+    /// enough to get the cosine of two centered passages from their raw dot product.
+    mean_sq: f32,
+    mean_dot: Vec<f32>,
+}
+
+/// What candidates are scored against: one paper, or several merged into a pseudo-paper.
+struct Probe {
+    /// Unit paper vector (raw and centered).
+    raw: Vec<f32>,
+    centered: Vec<f32>,
+    /// CSLS hubness of the probe (constant over candidates; kept so that single-paper
+    /// scores are today's CSLS scores).
+    hubness: f32,
+    passages: Vec<usize>,
+    papers: Vec<usize>,
+}
+
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    crate::embed::pool::normalize(&mut v);
+    v
+}
+
+fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; dim];
+    for r in rows {
+        sum.iter_mut().zip(r).for_each(|(s, x)| *s += x);
+    }
+    unit(sum)
+}
+
+impl PaperSpace {
+    pub fn new(index: &Index) -> Self {
+        let dim = index.dim();
+        let rows = index.chunks.len();
+        let mut passage_mean = vec![0f32; dim];
+        for i in 0..rows {
+            passage_mean
+                .iter_mut()
+                .zip(index.chunk_vector(i))
+                .for_each(|(m, x)| *m += x);
+        }
+        passage_mean
+            .iter_mut()
+            .for_each(|m| *m /= rows.max(1) as f32);
+        let mean_dot = (0..rows)
+            .map(|i| ann::dot(index.chunk_vector(i), &passage_mean))
+            .collect();
+        Self {
+            dim,
+            by_paper: index.chunks_by_paper(),
+            centered: csls::centered(&index.paper_vectors, dim),
+            mean_sq: ann::dot(&passage_mean, &passage_mean),
+            mean_dot,
+        }
+    }
+
+    fn centered_row(&self, i: usize) -> &[f32] {
+        &self.centered[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
+    fn probe(&self, index: &Index, seeds: &[usize]) -> Probe {
+        let d = self.dim;
+        Probe {
+            raw: mean_rows(seeds.iter().map(|&s| index.paper_vector(s)), d),
+            centered: mean_rows(seeds.iter().map(|&s| self.centered_row(s)), d),
+            hubness: seeds.iter().map(|&s| index.hubness[s]).sum::<f32>() / seeds.len() as f32,
+            passages: seeds
+                .iter()
+                .flat_map(|&s| self.by_paper[s].iter().copied())
+                .collect(),
+            papers: seeds.to_vec(),
+        }
+    }
+
+    fn csls(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
+        2.0 * ann::dot(&probe.centered, self.centered_row(j)) - probe.hubness - index.hubness[j]
+    }
+
+    /// Cosine of passages `a` and `b` after subtracting the mean passage vector.
+    fn centered_cos(&self, index: &Index, a: usize, b: usize) -> f32 {
+        let dot = ann::dot(index.chunk_vector(a), index.chunk_vector(b));
+        let norm = |i: usize| {
+            (1.0 - 2.0 * self.mean_dot[i] + self.mean_sq)
+                .max(1e-12)
+                .sqrt()
+        };
+        (dot - self.mean_dot[a] - self.mean_dot[b] + self.mean_sq) / (norm(a) * norm(b))
+    }
+
+    /// Symmetric passage matching of the probe's passages and paper `b`'s.
+    fn matching(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
+        let theirs = &self.by_paper[b];
+        if probe.is_empty() || theirs.is_empty() {
+            return 0.0;
+        }
+        let mut best_theirs = vec![f32::NEG_INFINITY; theirs.len()];
+        let mut ours = 0f32;
+        for &i in probe {
+            let mut best = f32::NEG_INFINITY;
+            for (k, &j) in theirs.iter().enumerate() {
+                let s = self.centered_cos(index, i, j);
+                best = best.max(s);
+                best_theirs[k] = best_theirs[k].max(s);
+            }
+            ours += best;
+        }
+        let theirs_mean = best_theirs.iter().sum::<f32>() / theirs.len() as f32;
+        (ours / probe.len() as f32 + theirs_mean) / 2.0
+    }
+
+    fn max_sim(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
+        let mut best = f32::NEG_INFINITY;
+        for &i in probe {
+            for &j in &self.by_paper[b] {
+                best = best.max(ann::dot(index.chunk_vector(i), index.chunk_vector(j)));
+            }
+        }
+        best
+    }
+
+    /// Scores of `candidates` against `probe` under `scoring`. Single signals are raw
+    /// scores; `Fused` is a sum of standardized ones.
+    fn scores(
+        &self,
+        index: &Index,
+        scoring: Scoring,
+        fusion: &Fusion,
+        probe: &Probe,
+        candidates: &[usize],
+    ) -> Vec<f32> {
+        let lexical = || {
+            let q = Sparse::sum(
+                probe
+                    .papers
+                    .iter()
+                    .map(|&p| index.lexical.paper(p, &fusion.terms))
+                    .collect::<Vec<_>>()
+                    .iter(),
+            );
+            candidates
+                .iter()
+                .map(|&j| q.dot(&index.lexical.paper(j, &fusion.terms)))
+                .collect::<Vec<f32>>()
+        };
+        let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
+        match scoring {
+            Scoring::Cosine => each(&|j| ann::dot(&probe.raw, index.paper_vector(j))),
+            Scoring::Centered => each(&|j| ann::dot(&probe.centered, self.centered_row(j))),
+            Scoring::Csls => each(&|j| self.csls(index, probe, j)),
+            Scoring::MaxSim => each(&|j| self.max_sim(index, &probe.passages, j)),
+            Scoring::Matching => each(&|j| self.matching(index, &probe.passages, j)),
+            Scoring::Lexical => lexical(),
+            Scoring::Fused => {
+                let mut total = vec![0f32; candidates.len()];
+                let mut add = |w: f32, signal: &dyn Fn() -> Vec<f32>| {
+                    if w != 0.0 {
+                        let z = standardized(signal());
+                        total.iter_mut().zip(z).for_each(|(t, z)| *t += w * z);
+                    }
+                };
+                add(fusion.csls, &|| each(&|j| self.csls(index, probe, j)));
+                add(fusion.matching, &|| {
+                    each(&|j| self.matching(index, &probe.passages, j))
+                });
+                add(fusion.lexical, &lexical);
+                total
+            }
+        }
+    }
+
+    /// `candidates` ranked for the seeds `pos` and the papers to avoid `neg`, best first.
+    fn rank(
+        &self,
+        index: &Index,
+        req: &SimilarRequest,
+        pos: &[usize],
+        neg: &[usize],
+        candidates: &[usize],
+    ) -> Vec<(usize, f32)> {
+        let passages = matches!(
+            req.scoring,
+            Scoring::Matching | Scoring::MaxSim | Scoring::Fused
+        );
+        if passages && candidates.len() > SHORTLIST {
+            let cheap = SimilarRequest {
+                scoring: Scoring::Csls,
+                ..req.clone()
+            };
+            let mut first = self.rank(index, &cheap, pos, neg, candidates);
+            first.truncate(SHORTLIST);
+            let shortlist: Vec<usize> = first.into_iter().map(|c| c.0).collect();
+            return self.rank(index, req, pos, neg, &shortlist);
+        }
+        let score = |group: &[usize]| {
+            self.scores(
+                index,
+                req.scoring,
+                &req.fusion,
+                &self.probe(index, group),
+                candidates,
+            )
+        };
+        let combined: Vec<f32> = if pos.len() == 1 && neg.is_empty() {
+            score(pos)
+        } else {
+            match req.seeds {
+                Seeds::BestScore => {
+                    let best = |group: &[usize]| -> Vec<f32> {
+                        let per: Vec<Vec<f32>> =
+                            group.iter().map(|&s| standardized(score(&[s]))).collect();
+                        (0..candidates.len())
+                            .map(|c| per.iter().map(|v| v[c]).fold(f32::NEG_INFINITY, f32::max))
+                            .collect()
+                    };
+                    let p = best(pos);
+                    if neg.is_empty() {
+                        p
+                    } else {
+                        let n = best(neg);
+                        p.iter().zip(&n).map(|(&p, &n)| best_score(p, n)).collect()
+                    }
+                }
+                Seeds::Rocchio => {
+                    let p = standardized(score(pos));
+                    if neg.is_empty() {
+                        p
+                    } else {
+                        let n = standardized(score(neg));
+                        p.iter()
+                            .zip(&n)
+                            .map(|(p, n)| p - ROCCHIO_NEGATIVE * n)
+                            .collect()
+                    }
+                }
+            }
+        };
+        let mut out: Vec<(usize, f32)> = candidates.iter().copied().zip(combined).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+}
+
+/// Qdrant's `best_score` with papers to avoid: scores are squashed into (0, 1); a candidate
+/// nearer a seed than any paper to avoid keeps its seed score, any other gets the negated
+/// square of its avoid score, which puts it below all of the first kind.
+fn best_score(pos: f32, neg: f32) -> f32 {
+    let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
+    let (p, n) = (sigmoid(pos), sigmoid(neg));
+    if p > n {
+        p
+    } else {
+        -(n * n)
+    }
+}
+
+/// `v` as z-scores (mean 0, standard deviation 1), so that the scores of different seeds,
+/// which sit at different levels, can be compared and combined.
+fn standardized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.len().max(1) as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+    let sd = var.sqrt().max(1e-6);
+    v.iter_mut().for_each(|x| *x = (*x - mean) / sd);
+    v
+}
+
+/// Looks up each id, in order, dropping repeats.
+fn resolve_ids(index: &Index, wanted: &[String]) -> Result<Vec<usize>, ids::UnknownId> {
+    let mut out: Vec<usize> = Vec::new();
+    for id in wanted {
+        let p = ids::find(papers(index), id)?;
+        let i = papers(index)
+            .iter()
+            .position(|q| q.id == p.id)
+            .expect("find returns a paper of the index");
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+fn paper_ref(index: &Index, i: usize) -> PaperRef {
+    let p = &papers(index)[i];
+    PaperRef {
+        id: p.id.clone(),
+        title: p.title.clone(),
+    }
+}
+
+/// Papers like the request's seeds, best first; never a seed or a paper to avoid, and only
+/// papers that pass the filter.
+pub fn similar(
+    index: &Index,
+    space: &PaperSpace,
+    req: &SimilarRequest,
+) -> Result<Similar, QueryError> {
+    let pos = resolve_ids(index, &req.ids)?;
+    let neg = resolve_ids(index, &req.not)?;
+    if pos.is_empty() {
+        return Err(QueryError::NoSeed);
+    }
+    if let Some(&both) = pos.iter().find(|p| neg.contains(p)) {
+        return Err(QueryError::SeedAndNot(papers(index)[both].id.clone()));
+    }
+    req.filter.check(papers(index))?;
+    let candidates: Vec<usize> = (0..papers(index).len())
+        .filter(|i| !pos.contains(i) && !neg.contains(i))
+        .filter(|&i| req.filter.allows(&papers(index)[i]))
+        .collect();
+    let ranked = space.rank(index, req, &pos, &neg, &candidates);
+    let several = pos.len() > 1;
+    let results = ranked
+        .into_iter()
+        .take(req.k)
+        .map(|(j, score)| {
+            let (seed, qc, mc) = best_pair(index, space, &pos, j);
+            SimilarHit {
+                id: papers(index)[j].id.clone(),
+                title: papers(index)[j].title.clone(),
+                score,
+                why: Why {
+                    query_passage: qc.map(|c| passage_text(index, c)).unwrap_or_default(),
+                    match_passage: mc.map(|c| passage_text(index, c)).unwrap_or_default(),
+                    seed: several.then(|| papers(index)[seed].id.clone()),
+                },
+            }
+        })
+        .collect();
+    Ok(Similar {
+        query: paper_ref(index, pos[0]),
+        also: pos[1..].iter().map(|&i| paper_ref(index, i)).collect(),
+        not: neg.iter().map(|&i| paper_ref(index, i)).collect(),
+        results,
+    })
+}
+
+/// The pair of passages, one from a seed and one from paper `b`, whose vectors agree most,
+/// and the seed it came from.
+fn best_pair(
+    index: &Index,
+    space: &PaperSpace,
+    seeds: &[usize],
+    b: usize,
+) -> (usize, Option<usize>, Option<usize>) {
+    let mut best = (seeds[0], None, None);
+    let mut best_score = f32::NEG_INFINITY;
+    for &s in seeds {
+        for &i in &space.by_paper[s] {
+            for &j in &space.by_paper[b] {
+                let v = ann::dot(index.chunk_vector(i), index.chunk_vector(j));
+                if v > best_score {
+                    best_score = v;
+                    best = (s, Some(i), Some(j));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Papers for a free-text query: passages ranked by the query vector, each paper scored by
+/// its best passage.
+pub fn search(
+    index: &Index,
+    embedder: &Embedder,
+    req: &SearchRequest,
+) -> Result<Search, QueryError> {
+    let qv = embedder
+        .embed(&[req.text.as_str()], Role::Query)?
+        .pop()
+        .expect("one vector per text");
+    search_with_vector(index, req, &qv)
+}
+
+/// `search` for a query whose vector is already known (`req.text` is not embedded again).
+pub fn search_with_vector(
+    index: &Index,
+    req: &SearchRequest,
+    qv: &[f32],
+) -> Result<Search, QueryError> {
+    let dim = index.dim();
+    if qv.len() != dim {
+        return Err(QueryError::Dimension {
+            index: dim,
+            model: qv.len(),
+        });
+    }
+    req.filter.check(papers(index))?;
+    let allowed: std::collections::HashMap<&str, &Paper> = papers(index)
+        .iter()
+        .filter(|p| req.filter.allows(p))
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    let total = index.chunks.len();
+    // Enough passages that k distinct papers are almost surely among them.
+    let wanted = (req.k * 8).max(64).min(total);
+    let mut hits = if req.graph {
+        index
+            .graph("chunks")?
+            .search(&index.chunk_vectors, qv, wanted)
+    } else {
+        ann::exact(&index.chunk_vectors, dim, qv, wanted)
+    };
+    let enough = |hits: &[(usize, f32)]| {
+        let mut seen = std::collections::HashSet::new();
+        hits.iter()
+            .filter(|h| allowed.contains_key(passage_paper(index, h.0)))
+            .filter(|h| seen.insert(passage_paper(index, h.0)))
+            .count()
+            >= req.k.min(allowed.len())
+    };
+    if !enough(&hits) && wanted < total {
+        // A narrow filter: most nearby passages belong to papers it excludes, so rank
+        // every passage (still one pass over the vectors).
+        hits = ann::exact(&index.chunk_vectors, dim, qv, total);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut results = Vec::new();
+    for (row, score) in hits {
+        let id = passage_paper(index, row);
+        let Some(p) = allowed.get(id) else {
+            continue;
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        results.push(SearchHit {
+            id: id.to_string(),
+            title: p.title.clone(),
+            score,
+            passage: passage_text(index, row),
+        });
+        if results.len() == req.k {
+            break;
+        }
+    }
+    Ok(Search { results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standardized_scores_have_mean_zero_and_unit_spread() {
+        let z = standardized(vec![1.0, 2.0, 3.0, 4.0]);
+        assert!(z.iter().sum::<f32>().abs() < 1e-5);
+        let var = z.iter().map(|x| x * x).sum::<f32>() / 4.0;
+        assert!((var - 1.0).abs() < 1e-5);
+        assert_eq!(standardized(vec![5.0, 5.0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn best_score_puts_candidates_nearer_a_paper_to_avoid_last() {
+        // Near a seed, far from the avoided paper: ranked by the seed score.
+        assert!(best_score(2.0, -1.0) > best_score(1.0, -1.0));
+        // Nearer the avoided paper than the seed: below every candidate of the first kind,
+        // and the nearer to it the lower.
+        assert!(best_score(0.5, 1.0) < best_score(-3.0, -4.0));
+        assert!(best_score(0.5, 2.0) < best_score(0.5, 1.0));
+    }
+}
