@@ -379,7 +379,13 @@ mod tests {
     #[test]
     fn korean_bigrams_count_only_with_a_korean_weight() {
         let s = LexicalStats::build(
-            [vec!["환각 감소"], vec!["환각 평가"], vec!["이미지 생성"]].into_iter(),
+            [
+                vec!["환각 감소"],
+                vec!["환각 평가"],
+                vec!["이미지 생성"],
+                vec!["음성 인식"],
+            ]
+            .into_iter(),
         );
         let off = LexicalWeights::default();
         assert_eq!(s.paper(0, &off).dot(&s.paper(1, &off)), 0.0);
