@@ -60,8 +60,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("similar_end_to_end", |b| {
         b.iter(|| {
             let ix = Index::open(&root).unwrap();
-            let space = PaperSpace::new(&ix);
-            let req = SimilarRequest::new(ix.papers[3].id.clone(), 10);
+            let space = PaperSpace::new(&ix).unwrap();
+            let req = SimilarRequest::new(ix.paper_meta(3).unwrap().id, 10);
             query::similar(&ix, &space, &req).unwrap()
         })
     });

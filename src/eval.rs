@@ -135,10 +135,10 @@ pub fn data_dir() -> PathBuf {
 /// Finds a judged paper by id, else by title (the judges wrote both), in `papers`.
 fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
     ids::find(papers, id).ok().or_else(|| {
-        let key = ids::paper_key(&Paper::new(title, ""));
+        let key = ids::title_key(title);
         papers
             .iter()
-            .find(|p| !key.is_empty() && ids::paper_key(p) == key)
+            .find(|p| !key.is_empty() && ids::title_key(&p.title) == key)
     })
 }
 
@@ -411,7 +411,9 @@ fn rank_figures(
     queries: &Queries,
     query_vectors: &[Vec<f32>],
 ) -> Figures {
-    let space = PaperSpace::new(ix);
+    let Ok(space) = PaperSpace::new(ix) else {
+        return Figures::default();
+    };
     let ranked = |ids: Vec<String>| -> Option<Vec<String>> {
         let req = SimilarRequest {
             ids,
@@ -467,7 +469,7 @@ fn rank_figures(
             text: queries.queries[*n].query.clone(),
             ..setting.search.clone()
         };
-        let Ok(out) = query::search_with_vector(ix, &req, &query_vectors[*n]) else {
+        let Ok(out) = query::search_with_vector(ix, &space, &req, &query_vectors[*n]) else {
             continue;
         };
         let got: Vec<&str> = out.results.iter().map(|r| r.id.as_str()).collect();
@@ -510,28 +512,11 @@ fn with_noise(ix: &Index, sigma: f32) -> Index {
     use rand::SeedableRng;
     // Seeded: an eval figure should not move between runs.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut chunk_vectors = ix.chunk_vectors.clone();
+    let mut chunk_vectors = ix.passage_vectors().to_vec();
     for row in chunk_vectors.chunks_exact_mut(ix.dim()) {
         index::add_noise(row, sigma, &mut rng);
     }
-    rebuild_papers(ix, chunk_vectors, ix.manifest.settings.paper_vector)
-}
-
-fn rebuild_papers(ix: &Index, chunk_vectors: Vec<f32>, mode: PaperVector) -> Index {
-    let chunks: Vec<_> = ix.chunks.iter().map(|c| c.chunk.clone()).collect();
-    let paper_vectors = index::paper_vectors(&ix.papers, &chunks, &chunk_vectors, ix.dim(), mode);
-    let mut manifest = ix.manifest.clone();
-    manifest.settings.paper_vector = mode;
-    Index {
-        dir: ix.dir.clone(),
-        manifest,
-        papers: ix.papers.clone(),
-        chunks: ix.chunks.clone(),
-        chunk_vectors,
-        hubness: index::csls::paper_hubness(&paper_vectors, ix.dim()),
-        lexical: ix.lexical.clone(),
-        paper_vectors,
-    }
+    ix.with_passage_vectors(chunk_vectors, ix.manifest().settings.paper_vector)
 }
 
 /// Vectors of short texts (queries, abstracts) cached by model, pooling, role and text, so
@@ -708,7 +693,10 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Resul
         let mut model = None;
         let qtexts: Vec<&str> = queries.queries.iter().map(|q| q.query.as_str()).collect();
         let qvecs = texts.get(files, opts, &mut model, &qtexts, Role::Query)?;
-        let pairs = abstract_pairs(&ix.papers);
+        let papers = (0..ix.paper_count())
+            .map(|i| ix.paper(i))
+            .collect::<Result<Vec<Paper>, _>>()?;
+        let pairs = abstract_pairs(&papers);
         let ko: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
         let en: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
         let kov = texts.get(files, opts, &mut model, &ko, Role::Passage)?;
@@ -721,16 +709,10 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Resul
             for s in sweep_settings() {
                 variants.push((s, None));
             }
-            let mut s = Setting::default_named("title-weighted papers");
-            s.label = format!("{} (CSLS)", s.label);
-            variants.push((
-                s,
-                Some(rebuild_papers(
-                    &ix,
-                    ix.chunk_vectors.clone(),
-                    PaperVector::TitleWeighted,
-                )),
-            ));
+            let s = Setting::default_named("title-weighted paper vectors");
+            let v =
+                ix.with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::TitleWeighted);
+            variants.push((s, Some(v)));
             if pooling == options.pooling {
                 for sigma in [0.001f32, 0.01, 0.1] {
                     variants.push((
@@ -742,7 +724,7 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Resul
         } else {
             variants.push((Setting::default_named("default"), None));
         }
-        let resolved = resolve_judged(&ix.papers, &judged, &queries, &mut report.unresolved);
+        let resolved = resolve_judged(&papers, &judged, &queries, &mut report.unresolved);
         for (mut setting, variant) in variants {
             if cfg.sweep {
                 setting.label = format!("{pooling}: {}", setting.label);

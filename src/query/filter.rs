@@ -8,7 +8,7 @@
 //! paper has is an error with a suggestion rather than an empty answer, since it is almost
 //! always a typo.
 
-use crate::corpus::Paper;
+use crate::index::PaperMeta;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
@@ -169,7 +169,7 @@ type Day = (u16, u8, u8);
 
 /// The first and last day of a paper's date (the same day for a full ISO date, the whole
 /// month for a month-only one); `None` for an absent or unreadable date.
-fn paper_dates(p: &Paper) -> Option<(Day, Day)> {
+fn paper_dates(p: &PaperMeta) -> Option<(Day, Day)> {
     let d: PartialDate = p
         .date
         .as_deref()?
@@ -186,7 +186,7 @@ impl Filter {
     }
 
     /// Whether `paper` passes.
-    pub fn allows(&self, paper: &Paper) -> bool {
+    pub fn allows(&self, paper: &PaperMeta) -> bool {
         if self.since.is_some() || self.until.is_some() {
             let Some((first, last)) = paper_dates(paper) else {
                 return false;
@@ -219,7 +219,7 @@ impl Filter {
 
     /// Checks the filter against the collection: a date range that is empty, or a source or
     /// tag that no paper has, is an error (with the closest existing name).
-    pub fn check(&self, papers: &[Paper]) -> Result<(), FilterError> {
+    pub fn check(&self, papers: &[PaperMeta]) -> Result<(), FilterError> {
         if let (Some(s), Some(u)) = (self.since, self.until) {
             if s.first() > u.last() {
                 return Err(FilterError::EmptyRange {
@@ -280,11 +280,11 @@ fn source_matches(wanted: &str, path: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn paper(date: Option<&str>, source: &str, tags: &[&str]) -> Paper {
-        let mut p = Paper::new("A paper", source);
+    fn paper(date: Option<&str>, source: &str, tags: &[&str]) -> PaperMeta {
+        let mut p = crate::corpus::Paper::new("A paper", source);
         p.date = date.map(str::to_string);
         p.tags = tags.iter().map(|t| t.to_string()).collect();
-        p
+        PaperMeta::from(&p)
     }
 
     #[test]

@@ -189,6 +189,27 @@ impl LexicalStats {
         }
     }
 
+    /// Statistics of `papers` from their titles and their passages' text (what is
+    /// embedded, so boilerplate kept out of the passages is kept out here too); passages
+    /// are `(paper id, text)`.
+    pub fn of_papers<'a>(
+        papers: &'a [crate::corpus::Paper],
+        passages: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let pos: std::collections::HashMap<&str, usize> = papers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        let mut texts: Vec<Vec<&str>> = papers.iter().map(|p| vec![p.title.as_str()]).collect();
+        for (paper, text) in passages {
+            if let Some(&i) = pos.get(paper) {
+                texts[i].push(text);
+            }
+        }
+        Self::build(texts.into_iter())
+    }
+
     pub fn papers(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }

@@ -16,10 +16,13 @@ pub use filter::{Filter, FilterError, PartialDate};
 pub use lexical::LexicalWeights;
 use lexical::Sparse;
 
-use crate::corpus::{ids, Paper};
+use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
-use crate::index::{ann, csls, Index};
+use crate::index::format::LEXICAL;
+use crate::index::{ann, csls, Index, PaperMeta, StoreError};
+use lexical::LexicalStats;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// How two papers are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -263,36 +266,21 @@ pub enum QueryError {
     Dimension { index: usize, model: usize },
 }
 
-// ---- index access: the few places that know how an `Index` stores things ------------------
-
-fn papers(index: &Index) -> &[Paper] {
-    &index.papers
-}
-
-fn passage_text(index: &Index, row: usize) -> String {
-    let c = &index.chunks[row].chunk;
-    if c.text.is_empty() {
-        c.title.clone()
-    } else {
-        c.text.clone()
-    }
-}
-
-fn passage_paper(index: &Index, row: usize) -> &str {
-    &index.chunks[row].chunk.paper
-}
-
-/// Paper-to-paper similarity over a whole index, prepared once per process (or server).
+/// Paper-to-paper similarity over a whole index, prepared once per process (or server):
+/// what every query needs and the index does not store ready to use.
 pub struct PaperSpace {
     dim: usize,
+    /// Every paper's short metadata (filters, result lists).
+    metas: Vec<PaperMeta>,
     /// Passage rows of each paper.
-    by_paper: Vec<Vec<usize>>,
+    by_paper: Vec<Range<usize>>,
     /// Paper vectors minus the collection mean, re-normalized (CSLS and `Centered`).
     centered: Vec<f32>,
     /// The mean passage vector's squared length and each passage's dot product with it:
     /// enough to get the cosine of two centered passages from their raw dot product.
     mean_sq: f32,
     mean_dot: Vec<f32>,
+    lexical: LexicalStats,
 }
 
 /// What candidates are scored against: one paper, or several merged into a pseudo-paper.
@@ -321,29 +309,58 @@ fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> 
 }
 
 impl PaperSpace {
-    pub fn new(index: &Index) -> Self {
+    pub fn new(index: &Index) -> Result<Self, StoreError> {
         let dim = index.dim();
-        let rows = index.chunks.len();
+        let rows = index.passage_count();
         let mut passage_mean = vec![0f32; dim];
-        for i in 0..rows {
-            passage_mean
-                .iter_mut()
-                .zip(index.chunk_vector(i))
-                .for_each(|(m, x)| *m += x);
+        for row in index.passage_vectors().chunks_exact(dim) {
+            passage_mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
         }
         passage_mean
             .iter_mut()
             .for_each(|m| *m /= rows.max(1) as f32);
-        let mean_dot = (0..rows)
-            .map(|i| ann::dot(index.chunk_vector(i), &passage_mean))
+        let mean_dot = index
+            .passage_vectors()
+            .chunks_exact(dim)
+            .map(|row| ann::dot(row, &passage_mean))
             .collect();
-        Self {
+        let n = index.paper_count();
+        let metas = (0..n)
+            .map(|i| index.paper_meta(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let lexical = match index.read_file(LEXICAL)? {
+            Some(bytes) => LexicalStats::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
+                dir: index.dir().to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            // Written before lexical statistics were stored: count them now.
+            None => {
+                let mut texts = Vec::with_capacity(n);
+                for (i, m) in metas.iter().enumerate() {
+                    let mut t = vec![m.title.clone()];
+                    for row in index.passages_of(i) {
+                        t.push(index.passage_text(row)?);
+                    }
+                    texts.push(t);
+                }
+                LexicalStats::build(texts.iter().map(|t| t.iter().map(String::as_str).collect()))
+            }
+        };
+        if lexical.papers() != n {
+            return Err(StoreError::Corrupt {
+                dir: index.dir().to_path_buf(),
+                reason: format!("{LEXICAL} describes {} papers, not {n}", lexical.papers()),
+            });
+        }
+        Ok(Self {
             dim,
-            by_paper: index.chunks_by_paper(),
-            centered: csls::centered(&index.paper_vectors, dim),
+            metas,
+            by_paper: (0..n).map(|i| index.passages_of(i)).collect(),
+            centered: csls::centered(index.paper_vectors(), dim),
             mean_sq: ann::dot(&passage_mean, &passage_mean),
             mean_dot,
-        }
+            lexical,
+        })
     }
 
     fn centered_row(&self, i: usize) -> &[f32] {
@@ -356,22 +373,22 @@ impl PaperSpace {
         Probe {
             raw: mean_rows(seeds.iter().map(|&s| index.paper_vector(s)), d),
             centered: mean_rows(seeds.iter().map(|&s| self.centered_row(s)), d),
-            hubness: seeds.iter().map(|&s| index.hubness[s]).sum::<f32>() / seeds.len() as f32,
+            hubness: seeds.iter().map(|&s| index.hubness()[s]).sum::<f32>() / seeds.len() as f32,
             passages: seeds
                 .iter()
-                .flat_map(|&s| self.by_paper[s].iter().copied())
+                .flat_map(|&s| self.by_paper[s].clone())
                 .collect(),
             papers: seeds.to_vec(),
         }
     }
 
     fn csls(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        2.0 * ann::dot(&probe.centered, self.centered_row(j)) - probe.hubness - index.hubness[j]
+        2.0 * ann::dot(&probe.centered, self.centered_row(j)) - probe.hubness - index.hubness()[j]
     }
 
     /// Cosine of passages `a` and `b` after subtracting the mean passage vector.
     fn centered_cos(&self, index: &Index, a: usize, b: usize) -> f32 {
-        let dot = ann::dot(index.chunk_vector(a), index.chunk_vector(b));
+        let dot = ann::dot(index.passage_vector(a), index.passage_vector(b));
         let norm = |i: usize| {
             (1.0 - 2.0 * self.mean_dot[i] + self.mean_sq)
                 .max(1e-12)
@@ -382,7 +399,7 @@ impl PaperSpace {
 
     /// Symmetric passage matching of the probe's passages and paper `b`'s.
     fn matching(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
-        let theirs = &self.by_paper[b];
+        let theirs = self.by_paper[b].clone();
         if probe.is_empty() || theirs.is_empty() {
             return 0.0;
         }
@@ -390,7 +407,7 @@ impl PaperSpace {
         let mut ours = 0f32;
         for &i in probe {
             let mut best = f32::NEG_INFINITY;
-            for (k, &j) in theirs.iter().enumerate() {
+            for (k, j) in theirs.clone().enumerate() {
                 let s = self.centered_cos(index, i, j);
                 best = best.max(s);
                 best_theirs[k] = best_theirs[k].max(s);
@@ -404,8 +421,8 @@ impl PaperSpace {
     fn max_sim(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
         let mut best = f32::NEG_INFINITY;
         for &i in probe {
-            for &j in &self.by_paper[b] {
-                best = best.max(ann::dot(index.chunk_vector(i), index.chunk_vector(j)));
+            for j in self.by_paper[b].clone() {
+                best = best.max(ann::dot(index.passage_vector(i), index.passage_vector(j)));
             }
         }
         best
@@ -426,13 +443,13 @@ impl PaperSpace {
                 probe
                     .papers
                     .iter()
-                    .map(|&p| index.lexical.paper(p, &fusion.terms))
+                    .map(|&p| self.lexical.paper(p, &fusion.terms))
                     .collect::<Vec<_>>()
                     .iter(),
             );
             candidates
                 .iter()
-                .map(|&j| q.dot(&index.lexical.paper(j, &fusion.terms)))
+                .map(|&j| q.dot(&self.lexical.paper(j, &fusion.terms)))
                 .collect::<Vec<f32>>()
         };
         let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
@@ -561,11 +578,7 @@ fn standardized(mut v: Vec<f32>) -> Vec<f32> {
 fn resolve_ids(index: &Index, wanted: &[String]) -> Result<Vec<usize>, ids::UnknownId> {
     let mut out: Vec<usize> = Vec::new();
     for id in wanted {
-        let p = ids::find(papers(index), id)?;
-        let i = papers(index)
-            .iter()
-            .position(|q| q.id == p.id)
-            .expect("find returns a paper of the index");
+        let i = index.find(id)?;
         if !out.contains(&i) {
             out.push(i);
         }
@@ -573,11 +586,18 @@ fn resolve_ids(index: &Index, wanted: &[String]) -> Result<Vec<usize>, ids::Unkn
     Ok(out)
 }
 
-fn paper_ref(index: &Index, i: usize) -> PaperRef {
-    let p = &papers(index)[i];
-    PaperRef {
-        id: p.id.clone(),
-        title: p.title.clone(),
+impl PaperSpace {
+    fn paper_ref(&self, i: usize) -> PaperRef {
+        PaperRef {
+            id: self.metas[i].id.clone(),
+            title: self.metas[i].title.clone(),
+        }
+    }
+
+    /// Papers that pass `filter` (after checking it against the collection).
+    fn allowed(&self, filter: &Filter) -> Result<Vec<bool>, FilterError> {
+        filter.check(&self.metas)?;
+        Ok(self.metas.iter().map(|m| filter.allows(m)).collect())
     }
 }
 
@@ -594,36 +614,36 @@ pub fn similar(
         return Err(QueryError::NoSeed);
     }
     if let Some(&both) = pos.iter().find(|p| neg.contains(p)) {
-        return Err(QueryError::SeedAndNot(papers(index)[both].id.clone()));
+        return Err(QueryError::SeedAndNot(space.metas[both].id.clone()));
     }
-    req.filter.check(papers(index))?;
-    let candidates: Vec<usize> = (0..papers(index).len())
-        .filter(|i| !pos.contains(i) && !neg.contains(i))
-        .filter(|&i| req.filter.allows(&papers(index)[i]))
+    let allowed = space.allowed(&req.filter)?;
+    let candidates: Vec<usize> = (0..space.metas.len())
+        .filter(|i| allowed[*i] && !pos.contains(i) && !neg.contains(i))
         .collect();
     let ranked = space.rank(index, req, &pos, &neg, &candidates);
     let several = pos.len() > 1;
+    let text = |c: Option<usize>| c.map_or(Ok(String::new()), |c| index.passage_text(c));
     let results = ranked
         .into_iter()
         .take(req.k)
         .map(|(j, score)| {
             let (seed, qc, mc) = best_pair(index, space, &pos, j);
-            SimilarHit {
-                id: papers(index)[j].id.clone(),
-                title: papers(index)[j].title.clone(),
+            Ok(SimilarHit {
+                id: space.metas[j].id.clone(),
+                title: space.metas[j].title.clone(),
                 score,
                 why: Why {
-                    query_passage: qc.map(|c| passage_text(index, c)).unwrap_or_default(),
-                    match_passage: mc.map(|c| passage_text(index, c)).unwrap_or_default(),
-                    seed: several.then(|| papers(index)[seed].id.clone()),
+                    query_passage: text(qc)?,
+                    match_passage: text(mc)?,
+                    seed: several.then(|| space.metas[seed].id.clone()),
                 },
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     Ok(Similar {
-        query: paper_ref(index, pos[0]),
-        also: pos[1..].iter().map(|&i| paper_ref(index, i)).collect(),
-        not: neg.iter().map(|&i| paper_ref(index, i)).collect(),
+        query: space.paper_ref(pos[0]),
+        also: pos[1..].iter().map(|&i| space.paper_ref(i)).collect(),
+        not: neg.iter().map(|&i| space.paper_ref(i)).collect(),
         results,
     })
 }
@@ -639,9 +659,9 @@ fn best_pair(
     let mut best = (seeds[0], None, None);
     let mut best_score = f32::NEG_INFINITY;
     for &s in seeds {
-        for &i in &space.by_paper[s] {
-            for &j in &space.by_paper[b] {
-                let v = ann::dot(index.chunk_vector(i), index.chunk_vector(j));
+        for i in space.by_paper[s].clone() {
+            for j in space.by_paper[b].clone() {
+                let v = ann::dot(index.passage_vector(i), index.passage_vector(j));
                 if v > best_score {
                     best_score = v;
                     best = (s, Some(i), Some(j));
@@ -656,6 +676,7 @@ fn best_pair(
 /// its best passage.
 pub fn search(
     index: &Index,
+    space: &PaperSpace,
     embedder: &Embedder,
     req: &SearchRequest,
 ) -> Result<Search, QueryError> {
@@ -663,12 +684,13 @@ pub fn search(
         .embed(&[req.text.as_str()], Role::Query)?
         .pop()
         .expect("one vector per text");
-    search_with_vector(index, req, &qv)
+    search_with_vector(index, space, req, &qv)
 }
 
 /// `search` for a query whose vector is already known (`req.text` is not embedded again).
 pub fn search_with_vector(
     index: &Index,
+    space: &PaperSpace,
     req: &SearchRequest,
     qv: &[f32],
 ) -> Result<Search, QueryError> {
@@ -679,50 +701,43 @@ pub fn search_with_vector(
             model: qv.len(),
         });
     }
-    req.filter.check(papers(index))?;
-    let allowed: std::collections::HashMap<&str, &Paper> = papers(index)
-        .iter()
-        .filter(|p| req.filter.allows(p))
-        .map(|p| (p.id.as_str(), p))
-        .collect();
-    let total = index.chunks.len();
+    let allowed = space.allowed(&req.filter)?;
+    let passing = allowed.iter().filter(|a| **a).count();
+    let total = index.passage_count();
     // Enough passages that k distinct papers are almost surely among them.
     let wanted = (req.k * 8).max(64).min(total);
     let mut hits = if req.graph {
         index
             .graph("chunks")?
-            .search(&index.chunk_vectors, qv, wanted)
+            .search(index.passage_vectors(), qv, wanted)
     } else {
-        ann::exact(&index.chunk_vectors, dim, qv, wanted)
+        ann::exact(index.passage_vectors(), dim, qv, wanted)
     };
     let enough = |hits: &[(usize, f32)]| {
         let mut seen = std::collections::HashSet::new();
         hits.iter()
-            .filter(|h| allowed.contains_key(passage_paper(index, h.0)))
-            .filter(|h| seen.insert(passage_paper(index, h.0)))
+            .map(|h| index.paper_of_passage(h.0))
+            .filter(|&p| allowed[p] && seen.insert(p))
             .count()
-            >= req.k.min(allowed.len())
+            >= req.k.min(passing)
     };
     if !enough(&hits) && wanted < total {
         // A narrow filter: most nearby passages belong to papers it excludes, so rank
         // every passage (still one pass over the vectors).
-        hits = ann::exact(&index.chunk_vectors, dim, qv, total);
+        hits = ann::exact(index.passage_vectors(), dim, qv, total);
     }
     let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
     for (row, score) in hits {
-        let id = passage_paper(index, row);
-        let Some(p) = allowed.get(id) else {
-            continue;
-        };
-        if !seen.insert(id) {
+        let p = index.paper_of_passage(row);
+        if !allowed[p] || !seen.insert(p) {
             continue;
         }
         results.push(SearchHit {
-            id: id.to_string(),
-            title: p.title.clone(),
+            id: space.metas[p].id.clone(),
+            title: space.metas[p].title.clone(),
             score,
-            passage: passage_text(index, row),
+            passage: index.passage_text(row)?,
         });
         if results.len() == req.k {
             break;
