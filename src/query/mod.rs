@@ -104,19 +104,17 @@ impl Default for Fusion {
 /// passages: their cost then stays flat as the collection grows.
 pub const SHORTLIST: usize = 200;
 
-/// How several seed papers (and papers to avoid) are combined into one ranking.
+/// How several seed papers are combined into one ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Seeds {
-    /// Each candidate is scored against every seed and keeps its best score: a candidate
-    /// close to any one seed ranks high, so a reading list on two topics yields both
-    /// (Qdrant's `best_score`). With papers to avoid, a candidate closer to one of them
-    /// than to every seed ranks below all the others.
+    /// Each candidate is scored against every seed and keeps its best (standardized)
+    /// score: a candidate close to any one seed ranks high, so a reading list on two
+    /// topics yields both (Qdrant's `best_score`).
     #[default]
     BestScore,
-    /// The seeds are merged into one pseudo-paper (mean vector, all passages) and the
-    /// papers to avoid into another, whose score is subtracted at half weight
-    /// (Rocchio's relevance feedback).
+    /// The seeds are merged into one pseudo-paper (mean vector, all passages, all terms)
+    /// and candidates are scored against it (Rocchio's relevance feedback).
     Rocchio,
 }
 
@@ -131,9 +129,13 @@ impl std::str::FromStr for Seeds {
     }
 }
 
-/// Weight of the papers to avoid against the seeds in `Seeds::Rocchio` (Qdrant's
-/// `average_vector` uses the same ratio: `2·mean(positive) − mean(negative)`).
-const ROCCHIO_NEGATIVE: f32 = 0.5;
+/// Weight of the papers to avoid against the seeds: a candidate's standardized score
+/// against them (combined like the seeds) is subtracted at this weight. Qdrant's
+/// `average_vector` uses the same ratio (`2·mean(positive) − mean(negative)`). Unlike
+/// Qdrant's `best_score` rule, which leaves a candidate alone unless it is nearer a paper
+/// to avoid than to every seed, this pushes down everything in proportion to how close it
+/// is to what the reader does not want.
+const AVOID_WEIGHT: f32 = 0.5;
 
 /// "Papers like these, unlike those".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -510,56 +512,34 @@ impl PaperSpace {
                 candidates,
             )
         };
-        let combined: Vec<f32> = if pos.len() == 1 && neg.is_empty() {
-            score(pos)
-        } else {
+        // One side (the seeds, or the papers to avoid) as standardized scores.
+        let side = |group: &[usize]| -> Vec<f32> {
             match req.seeds {
                 Seeds::BestScore => {
-                    let best = |group: &[usize]| -> Vec<f32> {
-                        let per: Vec<Vec<f32>> =
-                            group.iter().map(|&s| standardized(score(&[s]))).collect();
-                        (0..candidates.len())
-                            .map(|c| per.iter().map(|v| v[c]).fold(f32::NEG_INFINITY, f32::max))
-                            .collect()
-                    };
-                    let p = best(pos);
-                    if neg.is_empty() {
-                        p
-                    } else {
-                        let n = best(neg);
-                        p.iter().zip(&n).map(|(&p, &n)| best_score(p, n)).collect()
-                    }
+                    let per: Vec<Vec<f32>> =
+                        group.iter().map(|&s| standardized(score(&[s]))).collect();
+                    (0..candidates.len())
+                        .map(|c| per.iter().map(|v| v[c]).fold(f32::NEG_INFINITY, f32::max))
+                        .collect()
                 }
-                Seeds::Rocchio => {
-                    let p = standardized(score(pos));
-                    if neg.is_empty() {
-                        p
-                    } else {
-                        let n = standardized(score(neg));
-                        p.iter()
-                            .zip(&n)
-                            .map(|(p, n)| p - ROCCHIO_NEGATIVE * n)
-                            .collect()
-                    }
-                }
+                Seeds::Rocchio => standardized(score(group)),
             }
+        };
+        let combined: Vec<f32> = if pos.len() == 1 && neg.is_empty() {
+            score(pos)
+        } else if neg.is_empty() {
+            side(pos)
+        } else {
+            let n = side(neg);
+            side(pos)
+                .iter()
+                .zip(&n)
+                .map(|(p, n)| p - AVOID_WEIGHT * n)
+                .collect()
         };
         let mut out: Vec<(usize, f32)> = candidates.iter().copied().zip(combined).collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
-    }
-}
-
-/// Qdrant's `best_score` with papers to avoid: scores are squashed into (0, 1); a candidate
-/// nearer a seed than any paper to avoid keeps its seed score, any other gets the negated
-/// square of its avoid score, which puts it below all of the first kind.
-fn best_score(pos: f32, neg: f32) -> f32 {
-    let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
-    let (p, n) = (sigmoid(pos), sigmoid(neg));
-    if p > n {
-        p
-    } else {
-        -(n * n)
     }
 }
 
@@ -757,15 +737,5 @@ mod tests {
         let var = z.iter().map(|x| x * x).sum::<f32>() / 4.0;
         assert!((var - 1.0).abs() < 1e-5);
         assert_eq!(standardized(vec![5.0, 5.0]), vec![0.0, 0.0]);
-    }
-
-    #[test]
-    fn best_score_puts_candidates_nearer_a_paper_to_avoid_last() {
-        // Near a seed, far from the avoided paper: ranked by the seed score.
-        assert!(best_score(2.0, -1.0) > best_score(1.0, -1.0));
-        // Nearer the avoided paper than the seed: below every candidate of the first kind,
-        // and the nearer to it the lower.
-        assert!(best_score(0.5, 1.0) < best_score(-3.0, -4.0));
-        assert!(best_score(0.5, 2.0) < best_score(0.5, 1.0));
     }
 }
