@@ -7,7 +7,7 @@ use crate::index::{ann, csls, Index};
 use serde::{Deserialize, Serialize};
 
 /// How two papers are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scoring {
     /// Cosine of the paper vectors.
@@ -22,22 +22,8 @@ pub enum Scoring {
     #[default]
     Csls,
     /// The best-matching pair of passages, one from each paper (no paper vector at all).
+    #[value(alias = "maxsim")]
     MaxSim,
-}
-
-impl std::str::FromStr for Scoring {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cosine" => Ok(Scoring::Cosine),
-            "centered" => Ok(Scoring::Centered),
-            "csls" => Ok(Scoring::Csls),
-            "max-sim" | "maxsim" => Ok(Scoring::MaxSim),
-            _ => Err(format!(
-                "unknown scoring {s:?} (cosine, centered, csls, max-sim)"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

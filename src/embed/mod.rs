@@ -19,7 +19,6 @@ use candle_core::Device;
 use candle_transformers::models::bert::Config;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokenizers::{Tokenizer, TruncationParams};
 use unicode_normalization::UnicodeNormalization;
@@ -66,43 +65,23 @@ impl Role {
 }
 
 /// Compute device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DeviceKind {
     #[default]
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
-}
-
-impl FromStr for DeviceKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" | "gpu" => Ok(DeviceKind::Cuda),
-            _ => Err(format!("unknown device {s:?} (cpu, cuda)")),
-        }
-    }
 }
 
 /// How the linear layers run: dequantized F32 (exact to the reference), or straight on the
 /// 4-bit weights with candle's quantized kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,
+    #[value(alias = "q4", alias = "q4_0")]
     Quantized,
-}
-
-impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(Precision::F32),
-            "quantized" | "q4" | "q4_0" => Ok(Precision::Quantized),
-            _ => Err(format!("unknown precision {s:?} (f32, quantized)")),
-        }
-    }
 }
 
 impl std::fmt::Display for Precision {

@@ -35,7 +35,7 @@ pub enum IndexError {
 }
 
 /// How a paper's vector is made from its passage vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaperVector {
     /// Normalized mean of all passage vectors.
@@ -44,17 +44,6 @@ pub enum PaperVector {
     /// The first passage (title and opening, usually the abstract) counts as much as all
     /// the others together.
     TitleWeighted,
-}
-
-impl std::str::FromStr for PaperVector {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mean" => Ok(PaperVector::Mean),
-            "title-weighted" => Ok(PaperVector::TitleWeighted),
-            _ => Err(format!("unknown paper vector {s:?} (mean, title-weighted)")),
-        }
-    }
 }
 
 /// Settings that decide what goes into an index.
