@@ -10,11 +10,13 @@
 //! is made from the manifest, and a flag that asks for something else is refused here, where
 //! neither front end can skip the check.
 
-use crate::corpus::{self, Paper};
+use crate::corpus;
 use crate::embed::{
     self, DeviceKind, EmbedError, EmbedOptions, Embedder, ModelFiles, Pooling, Precision, Role,
 };
-use crate::index::{self, BuildReport, Index, IndexError, IndexSettings, Progress, StoreError};
+use crate::index::{
+    self, BuildReport, Index, IndexError, IndexSettings, PaperMeta, Progress, StoreError,
+};
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -173,20 +175,20 @@ pub fn open_or_build(config: &Config, progress: &mut dyn Progress) -> Result<Ope
         }
         Err(e) => return Err(e.into()),
     };
-    config.query_options(&index.manifest)?;
+    config.query_options(index.manifest())?;
     Ok(Opened { index, built })
 }
 
 /// The embedder for queries against `ix`: the model that embedded the index (checked by
 /// fingerprint), with the index's pooling and precision.
 pub fn query_embedder(ix: &Index, config: &Config) -> Result<Embedder, AppError> {
-    let options = config.query_options(&ix.manifest)?;
+    let options = config.query_options(ix.manifest())?;
     let files = config.model_files()?;
     let fp = embed::source::fingerprint(&files)?;
-    if fp != ix.manifest.model.fingerprint {
+    if fp != ix.manifest().model.fingerprint {
         return Err(AppError::Model {
             dir: config.index.clone(),
-            index: ix.manifest.model.name.clone(),
+            index: ix.manifest().model.name.clone(),
             asked: files.name,
         });
     }
@@ -257,14 +259,14 @@ pub struct PaperRow<'a> {
 }
 
 impl<'a> PaperRow<'a> {
-    pub fn of(p: &'a Paper) -> Self {
+    pub fn of(p: &'a PaperMeta) -> Self {
         Self {
             id: &p.id,
             title: &p.title,
             title_ko: p.title_ko.as_deref(),
             source: p.sources.first().map(String::as_str),
             sources: &p.sources,
-            url: p.urls.first().map(String::as_str),
+            url: p.url.as_deref(),
             date: p.date.as_deref(),
             venue: p.venue.as_deref(),
             tags: &p.tags,

@@ -7,7 +7,6 @@ mod cli;
 use anyhow::{Context, Result};
 use cli::{Mode, Options};
 use recommend::app::{self, PaperRow};
-use recommend::corpus::ids;
 use recommend::embed::{self, Role};
 use recommend::index::{self, Index};
 use recommend::query::{self, PaperSpace};
@@ -114,7 +113,7 @@ fn similar(o: &mut Options, id: &str, k: usize, scoring: query::Scoring) -> Resu
 fn search(o: &mut Options, text: &str, k: usize, graph: Option<bool>) -> Result<()> {
     let ix = open(o)?;
     let embedder = app::query_embedder(&ix, &o.config)?;
-    let use_graph = graph.unwrap_or(ix.chunks.len() >= index::ann::EXACT_BELOW);
+    let use_graph = graph.unwrap_or(ix.passage_count() >= index::ann::EXACT_BELOW);
     let out = query::search(&ix, &embedder, text, k, use_graph)?;
     o.printer.search(&out)?;
     Ok(())
@@ -122,14 +121,17 @@ fn search(o: &mut Options, text: &str, k: usize, graph: Option<bool>) -> Result<
 
 fn list(o: &mut Options) -> Result<()> {
     let ix = open(o)?;
-    let rows: Vec<PaperRow> = ix.papers.iter().map(PaperRow::of).collect();
+    let papers = (0..ix.paper_count())
+        .map(|i| ix.paper_meta(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<PaperRow> = papers.iter().map(PaperRow::of).collect();
     o.printer.list(&rows)?;
     Ok(())
 }
 
 fn show(o: &mut Options, id: &str) -> Result<()> {
     let ix = open(o)?;
-    o.printer.show(ids::find(&ix.papers, id)?)?;
+    o.printer.show(&ix.paper(ix.find(id)?)?)?;
     Ok(())
 }
 
