@@ -122,7 +122,7 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// Finds a judged paper by id, else by title (the judges wrote both), in `papers`.
-fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
+pub fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
     ids::find(papers, id).ok().or_else(|| {
         let key = ids::paper_key(&Paper::new(title, ""));
         papers
