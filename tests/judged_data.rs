@@ -62,12 +62,23 @@ fn read<T: for<'de> Deserialize<'de>>(name: &str) -> T {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Finds a paper by ID, else by title: the same rule as `eval::resolve`, on the corpus
+/// instead of an index (so that no model is needed).
+fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
+    ids::find(papers, id).ok().or_else(|| {
+        let key = ids::title_key(title);
+        papers
+            .iter()
+            .find(|p| !key.is_empty() && ids::title_key(&p.title) == key)
+    })
+}
+
 /// The paper an entry names, by ID or title as the eval resolves it; and when both are
 /// given, they must name the same paper (a stale ID or a mistyped title fails here).
 fn paper<'a>(papers: &'a [Paper], id: &str, title: &str, what: &str) -> &'a Paper {
-    let p = eval::resolve(papers, id, title)
+    let p = resolve(papers, id, title)
         .unwrap_or_else(|| panic!("{what}: {id} / {title:?} is not a seed paper"));
-    let by_title = eval::resolve(papers, "", title);
+    let by_title = resolve(papers, "", title);
     assert!(
         by_title.is_some_and(|t| t.id == p.id),
         "{what}: id {id} is {} ({:?}) but the title {title:?} is {:?}",
