@@ -42,7 +42,7 @@ struct Global {
     /// Compute device: cpu, or cuda in a build with `--features cuda`.
     #[arg(long, global = true, default_value = "cpu")]
     device: DeviceKind,
-    /// Linear layers in f32 (exact) or on the quantized weights.
+    /// Linear layers in f32 (exact) or int8 (faster; see BENCHMARKS.md).
     #[arg(long, global = true, default_value = "f32")]
     precision: Precision,
     /// Pooling: mean, cls, ditto.
