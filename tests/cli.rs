@@ -435,7 +435,7 @@ fn the_index_decides_how_queries_are_embedded() {
         "{err}"
     );
     let out = recommend(seed_index())
-        .args(["search", "retrieval", "--precision", "quantized"])
+        .args(["search", "retrieval", "--precision", "int8"])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -43,9 +43,9 @@ struct Global {
     /// Compute device.
     #[arg(long, global = true, default_value = "cpu", ignore_case = true)]
     device: DeviceKind,
-    /// Linear layers in f32 (exact) or on the quantized weights [default: f32, or the
-    /// index's own for queries].
-    #[arg(long, global = true, ignore_case = true)]
+    /// Linear layers in f32 (exact) or int8 (faster; see BENCHMARKS.md) [default: f32, or
+    /// the index's own for queries].
+    #[arg(long, global = true, value_parser = precision)]
     precision: Option<Precision>,
     /// Pooling [default: mean, or the index's own for queries].
     #[arg(long, global = true, ignore_case = true)]
@@ -146,6 +146,17 @@ enum Command {
         #[arg(long, default_value_t = ChunkParams::default().overlap_tokens)]
         overlap: usize,
     },
+}
+
+/// `--precision`: a `Precision` name, and a pointer to int8 for the removed `quantized`.
+fn precision(s: &str) -> Result<Precision, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "quantized" | "q4" | "q4_0" => Err(
+            "--precision quantized (candle's Q4_0 kernels) was replaced by int8, 6× faster".into(),
+        ),
+        _ => <Precision as clap::ValueEnum>::from_str(s, true)
+            .map_err(|_| format!("unknown precision {s:?} (f32, int8)")),
+    }
 }
 
 /// Parses the command line (clap exits on `--help` and on unknown flags) and checks it.
@@ -275,13 +286,13 @@ mod tests {
         names_match_serde::<Scoring>();
         names_match_serde::<PaperVector>();
         assert_eq!(Pooling::Ditto.to_string(), "ditto");
-        assert_eq!(Precision::Quantized.to_string(), "quantized");
+        assert_eq!(Precision::Int8.to_string(), "int8");
     }
 
     #[test]
     fn aliases_and_case_are_accepted() {
-        let (o, _) = parse(&["--precision", "Q4_0", "--pooling", "CLS", "list"]).unwrap();
-        assert_eq!(o.config.precision, Some(Precision::Quantized));
+        let (o, _) = parse(&["--precision", "I8", "--pooling", "CLS", "list"]).unwrap();
+        assert_eq!(o.config.precision, Some(Precision::Int8));
         assert_eq!(o.config.pooling, Some(Pooling::Cls));
         let (o, _) = parse(&["--device", "gpu", "list"]).unwrap();
         assert_eq!(o.config.device, DeviceKind::Cuda);
@@ -304,6 +315,11 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("mean") && err.contains("ditto"), "{err}");
+        let err = parse(&["--precision", "quantized", "list"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("replaced by int8"), "{err}");
         assert!(parse(&["index", "--noise", "11"]).is_err());
         assert!(parse(&["index", "--max-tokens", "8"]).is_err());
         assert!(parse(&["--threads", "0", "list"]).is_err());
