@@ -573,3 +573,69 @@ fn bad_filters_are_one_line_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly_with_success() {
+    // `recommend list | head -1`: the reader is gone before the first line is written.
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["similar", "--id", "CAD"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_recommend"))
+            .arg("--index")
+            .arg(seed_index())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_index_decides_how_queries_are_embedded() {
+    // A pooling the index was not embedded with is refused in one line...
+    let out = recommend(seed_index())
+        .args(["search", "retrieval", "--pooling", "cls"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.trim().lines().count() == 1
+            && err.contains("pooling mean")
+            && err.contains("--pooling cls"),
+        "{err}"
+    );
+    let out = recommend(seed_index())
+        .args(["search", "retrieval", "--precision", "int8"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // ...the index's own is accepted...
+    let asked = json(
+        seed_index(),
+        &["search", "retrieval", "--pooling", "mean", "-k", "5"],
+    );
+    let plain = json(seed_index(), &["search", "retrieval", "-k", "5"]);
+    assert_eq!(asked, plain);
+    // ...and an index that says `cls` gets cls-pooled queries without being asked.
+    let (dir, gen) = copy_of_seed_index();
+    let manifest_path = gen.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["model"]["pooling"] = "cls".into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let cls = json(dir.path(), &["search", "retrieval", "-k", "5"]);
+    let score = |v: &Value| v["results"][0]["score"].as_f64().unwrap();
+    assert!(
+        (score(&cls) - score(&plain)).abs() > 1e-4,
+        "{cls} vs {plain}"
+    );
+}

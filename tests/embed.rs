@@ -205,9 +205,9 @@ fn int8_on_cuda_and_unknown_kernel_paths_are_clear_errors() {
     .err()
     .expect("int8 needs the kernels");
     assert!(err.to_string().contains("int8"), "{err}");
-    let err = "quantized".parse::<Precision>().unwrap_err();
-    assert!(err.contains("int8"), "{err}");
-    assert_eq!("int8".parse::<Precision>().unwrap(), Precision::Int8);
+    // (`--precision quantized` naming int8 instead is checked with the CLI's flags.)
+    let int8 = <Precision as clap::ValueEnum>::from_str("int8", true).unwrap();
+    assert_eq!(int8, Precision::Int8);
     // Serialized names are part of index manifests and cache keys.
     assert_eq!(serde_json::to_string(&Precision::F32).unwrap(), "\"f32\"");
     assert_eq!(serde_json::to_string(&Precision::Int8).unwrap(), "\"int8\"");

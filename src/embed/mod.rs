@@ -22,7 +22,6 @@ use candle_transformers::models::bert::{Config, HiddenAct};
 use recommend_kernels::Kernels;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokenizers::{Tokenizer, TruncationParams};
 use unicode_normalization::UnicodeNormalization;
@@ -75,49 +74,25 @@ impl Role {
 }
 
 /// Compute device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DeviceKind {
     #[default]
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
-}
-
-impl FromStr for DeviceKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" | "gpu" => Ok(DeviceKind::Cuda),
-            _ => Err(format!("unknown device {s:?} (cpu, cuda)")),
-        }
-    }
 }
 
 /// How the linear layers run: f32 on the dequantized weights (exact to the reference), or
 /// int8 (activations quantized per token, weights per output channel; attention, softmax
 /// and LayerNorm stay f32). Recorded in the index manifest and part of the embedding-cache
-/// key: the serialized names must not change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// key: the serialized names (and the flag values, the same) must not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,
+    #[value(alias = "i8")]
     Int8,
-}
-
-impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(Precision::F32),
-            "int8" | "i8" => Ok(Precision::Int8),
-            "quantized" | "q4" | "q4_0" => Err(
-                "--precision quantized (candle's Q4_0 kernels) was replaced by int8, 6× faster"
-                    .into(),
-            ),
-            _ => Err(format!("unknown precision {s:?} (f32, int8)")),
-        }
-    }
 }
 
 impl std::fmt::Display for Precision {

@@ -24,7 +24,7 @@ pub const PAPER_GRAPH: &str = "papers";
 pub const CHUNK_GRAPH: &str = "chunks";
 
 /// How a paper's vector is made from its passage vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaperVector {
     /// Normalized mean of all passage vectors.
@@ -33,17 +33,6 @@ pub enum PaperVector {
     /// The first passage (title and opening, usually the abstract) counts as much as all
     /// the others together.
     TitleWeighted,
-}
-
-impl std::str::FromStr for PaperVector {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mean" => Ok(PaperVector::Mean),
-            "title-weighted" => Ok(PaperVector::TitleWeighted),
-            _ => Err(format!("unknown paper vector {s:?} (mean, title-weighted)")),
-        }
-    }
 }
 
 /// Settings that decide what goes into an index.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// How two papers are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scoring {
     /// Cosine of the paper vectors.
@@ -39,6 +39,7 @@ pub enum Scoring {
     /// surveys.
     Csls,
     /// The best-matching pair of passages, one from each paper (no paper vector at all).
+    #[value(alias = "maxsim")]
     MaxSim,
     /// Symmetric passage matching (BERTScore-style, on centered passage vectors): each
     /// passage's best match in the other paper, averaged over both papers' passages. A
@@ -53,28 +54,9 @@ pub enum Scoring {
     Fused,
 }
 
-impl std::str::FromStr for Scoring {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cosine" => Ok(Scoring::Cosine),
-            "centered" => Ok(Scoring::Centered),
-            "csls" => Ok(Scoring::Csls),
-            "max-sim" | "maxsim" => Ok(Scoring::MaxSim),
-            "matching" => Ok(Scoring::Matching),
-            "lexical" => Ok(Scoring::Lexical),
-            "fused" => Ok(Scoring::Fused),
-            _ => Err(format!(
-                "unknown scoring {s:?} (fused, csls, matching, lexical, centered, cosine, max-sim)"
-            )),
-        }
-    }
-}
-
 impl std::fmt::Display for Scoring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = serde_json::to_value(self).expect("a unit variant serializes");
-        f.write_str(s.as_str().unwrap_or("?"))
+        f.write_str(&serde_name(self))
     }
 }
 
@@ -105,27 +87,32 @@ impl Default for Fusion {
 pub const SHORTLIST: usize = 200;
 
 /// How several seed papers are combined into one ranking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Seeds {
     /// Each candidate is scored against every seed and keeps its best (standardized)
     /// score: a candidate close to any one seed ranks high, so a reading list on two
     /// topics yields both (Qdrant's `best_score`).
     #[default]
+    #[value(alias = "best")]
     BestScore,
     /// The seeds are merged into one pseudo-paper (mean vector, all passages, all terms)
     /// and candidates are scored against it (Rocchio's relevance feedback).
+    #[value(alias = "average")]
     Rocchio,
 }
 
-impl std::str::FromStr for Seeds {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "best-score" | "best" => Ok(Seeds::BestScore),
-            "rocchio" | "average" => Ok(Seeds::Rocchio),
-            _ => Err(format!("unknown seed strategy {s:?} (best-score, rocchio)")),
-        }
+/// The serde name of a unit variant (`best-score`), which is also its flag value.
+fn serde_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl std::fmt::Display for Seeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_name(self))
     }
 }
 
