@@ -274,6 +274,8 @@ mod tests {
                 id: "CAD".into(),
                 title: "Context-aware decoding".into(),
             },
+            also: Vec::new(),
+            not: Vec::new(),
             results: vec![SimilarHit {
                 id: "SelfRAG".into(),
                 title: "Self-RAG".into(),
@@ -281,6 +283,7 @@ mod tests {
                 why: Why {
                     query_passage: "line one\nline two".into(),
                     match_passage: "x".repeat(400),
+                    seed: None,
                 },
             }],
         }
