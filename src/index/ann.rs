@@ -1,13 +1,57 @@
-//! The kernels of nearest-neighbour search over unit vectors: f32 and int8 dot products
-//! (AVX2 where the CPU has it) and the exact scan.
+//! The kernels of nearest-neighbour search over unit vectors (f32 and int8 dot products,
+//! AVX2 where the CPU has it), the exact scan, and the hnsw_rs graph over paper vectors.
 //!
 //! Small collections (the seed corpus has about a hundred papers) are answered by an exact
 //! scan, which is both as fast as anything at that size and the ground truth the
-//! approximate lists (`ivf`) are measured against.
+//! approximate structures are measured against. Above `EXACT_BELOW` papers, `similar`'s
+//! first stage walks an HNSW graph (hnsw_rs) over the centered paper vectors, written at
+//! index time (it also gives each paper's neighbours for CSLS hubness, one search per paper
+//! instead of one scan). Passages use IVF lists instead (`ivf`): ten million passages are
+//! too many graph inserts for a two-core build.
 
-/// Below this many rows, queries scan exactly unless the lists are asked for
-/// (`search --hnsw`); see `search::EXACT_BELOW`.
+use hnsw_rs::anndists::dist::Distance;
+use hnsw_rs::prelude::{AnnT, Hnsw, HnswIo};
+use rayon::prelude::*;
+use std::path::Path;
+
+/// Below this many rows, queries scan exactly unless the approximate structures are asked
+/// for (`search --hnsw`); see `search::EXACT_BELOW`.
 pub const EXACT_BELOW: usize = 5_000;
+
+/// HNSW parameters: M (links per node; twice that on the bottom layer), ef at construction,
+/// ef at search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+impl Default for Params {
+    /// Chosen with `cargo bench --bench ann` (see BENCHMARKS.md) to keep recall@10 ≥ 0.99 at
+    /// 100k vectors of dimension 384.
+    fn default() -> Self {
+        Self {
+            max_connections: 24,
+            ef_construction: 200,
+            ef_search: 64,
+        }
+    }
+}
+
+/// The graph's distance over int8 vectors: `K − a·b` with `K` the largest possible dot
+/// product, so it is never negative (hnsw_rs asserts that) and orders pairs exactly as
+/// `1 − cos` does for vectors quantized with one shared scale. The graph only compares
+/// distances; `Graph::search` re-scores its candidates on the f32 vectors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuantDot;
+
+impl Distance<i8> for QuantDot {
+    fn eval(&self, a: &[i8], b: &[i8]) -> f32 {
+        let bound = (127 * 127 * a.len()) as i64;
+        (bound - dot_i8(a, b) as i64) as f32
+    }
+}
 
 /// Integer dot product, with AVX2 code when the CPU has it: sign-extend 16 bytes to 16-bit
 /// lanes, then `vpmaddwd` multiplies and adds pairs into 32-bit sums.
@@ -115,6 +159,182 @@ pub fn exact(vectors: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<Hit> {
     hits
 }
 
+/// Rows scaled by `scale` and rounded to int8 (clamped, in case a row exceeds the range the
+/// scale was chosen for).
+fn quantize(row: &[f32], scale: f32) -> Vec<i8> {
+    row.iter()
+        .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8)
+        .collect()
+}
+
+/// The scale that maps the largest magnitude in `values` to 127.
+fn scale_for(values: &[f32]) -> f32 {
+    let max = values.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max > 0.0 {
+        127.0 / max
+    } else {
+        1.0
+    }
+}
+
+/// An HNSW graph over rows of a vector table.
+///
+/// The graph holds the rows as int8 (one scale for the whole table): a quarter of the
+/// memory, and a walk that reads a quarter of the bytes per visited node. The walk's
+/// candidates (ef of them) are then re-scored on the f32 rows, so the order of the results
+/// is exact and quantization only matters where it pushes a true neighbour out of the
+/// candidate list.
+pub struct Graph {
+    hnsw: Hnsw<'static, i8, QuantDot>,
+    ef_search: usize,
+}
+
+impl Graph {
+    pub fn build(vectors: &[f32], dim: usize) -> Self {
+        Self::build_with(vectors, dim, Params::default())
+    }
+
+    pub fn build_with(vectors: &[f32], dim: usize, params: Params) -> Self {
+        let scale = scale_for(vectors);
+        let rows: Vec<Vec<i8>> = vectors
+            .par_chunks_exact(dim)
+            .map(|r| quantize(r, scale))
+            .collect();
+        Self::insert_all(rows, params)
+    }
+
+    /// A graph over rows computed on demand (e.g. centered paper vectors, never held as
+    /// f32 all at once): one pass for the int8 scale, one to quantize.
+    pub fn build_rows(rows: &dyn super::ivf::RowSource, params: Params) -> Self {
+        let dim = rows.dim();
+        let max = (0..rows.len())
+            .into_par_iter()
+            .map_init(
+                || vec![0f32; dim],
+                |buf, i| {
+                    rows.row(i, buf);
+                    buf.iter().fold(0f32, |m, x| m.max(x.abs()))
+                },
+            )
+            .reduce(|| 0.0, f32::max);
+        let scale = if max > 0.0 { 127.0 / max } else { 1.0 };
+        let quantized: Vec<Vec<i8>> = (0..rows.len())
+            .into_par_iter()
+            .map_init(
+                || vec![0f32; dim],
+                |buf, i| {
+                    rows.row(i, buf);
+                    quantize(buf, scale)
+                },
+            )
+            .collect();
+        Self::insert_all(quantized, params)
+    }
+
+    fn insert_all(rows: Vec<Vec<i8>>, params: Params) -> Self {
+        let n = rows.len();
+        let layers = 16;
+        let hnsw = Hnsw::new(
+            params.max_connections,
+            n.max(1),
+            layers,
+            params.ef_construction,
+            QuantDot,
+        );
+        let refs: Vec<(&Vec<i8>, usize)> = rows.iter().zip(0..).collect();
+        hnsw.parallel_insert(&refs);
+        let mut graph = Self {
+            hnsw,
+            ef_search: params.ef_search,
+        };
+        graph.hnsw.set_searching_mode(true);
+        graph
+    }
+
+    /// Sets the search beam width (ef); higher finds more true neighbours, more slowly.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.ef_search = ef;
+    }
+
+    pub fn len(&self) -> usize {
+        self.hnsw.get_nb_point()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k` rows most similar to `query`, best first, with exact cosines. `vectors` is
+    /// the f32 table the graph was built from.
+    pub fn search(&self, vectors: &[f32], query: &[f32], k: usize) -> Vec<Hit> {
+        let dim = query.len();
+        self.search_with(query, k, &|row| {
+            vectors
+                .get(row * dim..(row + 1) * dim)
+                .map_or(f32::NEG_INFINITY, |v| dot(v, query))
+        })
+    }
+
+    /// The `k` best rows for `query` (in the space the graph was built in) by `exact`,
+    /// which re-scores the walk's candidates.
+    pub fn search_with(&self, query: &[f32], k: usize, exact: &dyn Fn(usize) -> f32) -> Vec<Hit> {
+        let ef = self.ef_search.max(k);
+        // The query has its own scale: a common factor on every candidate's distance does
+        // not change their order.
+        let q = quantize(query, scale_for(query));
+        let mut hits: Vec<Hit> = self
+            .hnsw
+            .search(&q, ef, ef)
+            .into_iter()
+            .map(|n| (n.d_id, exact(n.d_id)))
+            .collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
+    }
+
+    /// Writes `<basename>.hnsw.graph` and `<basename>.hnsw.data` into `dir`.
+    pub fn dump(&self, dir: &Path, basename: &str) -> anyhow::Result<()> {
+        self.hnsw.file_dump(dir, basename)?;
+        Ok(())
+    }
+
+    /// Loads a dump. The caller must have checked the files' checksums first: hnsw_rs ends
+    /// the process on some malformed files instead of returning an error.
+    pub fn load(dir: &Path, basename: &str) -> anyhow::Result<Self> {
+        // A reloaded graph borrows its loader for its whole life; a CLI process loads a
+        // graph once, so the loader is leaked rather than made self-referential.
+        let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, basename)));
+        let mut hnsw = io.load_hnsw::<i8, QuantDot>()?;
+        hnsw.set_searching_mode(true);
+        Ok(Self {
+            hnsw,
+            ef_search: Params::default().ef_search,
+        })
+    }
+}
+
+/// Fraction of the exact top-`k` that the graph returns, averaged over `queries`.
+pub fn recall_at(graph: &Graph, vectors: &[f32], dim: usize, queries: &[&[f32]], k: usize) -> f64 {
+    let mut found = 0usize;
+    let mut total = 0usize;
+    for q in queries {
+        let truth: std::collections::HashSet<usize> =
+            exact(vectors, dim, q, k).into_iter().map(|h| h.0).collect();
+        total += truth.len();
+        found += graph
+            .search(vectors, q, k)
+            .into_iter()
+            .filter(|h| truth.contains(&h.0))
+            .count();
+    }
+    if total == 0 {
+        1.0
+    } else {
+        found as f64 / total as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +372,22 @@ mod tests {
         assert_eq!(hits[0].0, 7);
         assert!((hits[0].1 - 1.0).abs() < 1e-5);
         assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1));
+    }
+
+    #[test]
+    fn graph_recall_and_dump_roundtrip() {
+        let dim = 32;
+        let v = random_unit(2000, dim, 7);
+        let g = Graph::build(&v, dim);
+        let queries: Vec<&[f32]> = v.chunks_exact(dim).step_by(40).collect();
+        let r = recall_at(&g, &v, dim, &queries, 10);
+        assert!(r >= 0.99, "recall {r}");
+        // Self-matches do not panic and come back first.
+        assert_eq!(g.search(&v, queries[3], 1)[0].0, 3 * 40);
+        let dir = tempfile::tempdir().unwrap();
+        g.dump(dir.path(), "t").unwrap();
+        let back = Graph::load(dir.path(), "t").unwrap();
+        assert_eq!(back.len(), 2000);
+        assert_eq!(back.search(&v, queries[3], 1)[0].0, 3 * 40);
     }
 }

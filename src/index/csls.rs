@@ -35,7 +35,7 @@ pub fn centered(vectors: &[f32], dim: usize) -> Vec<f32> {
 }
 
 /// Each row's mean cosine to its `NEIGHBOURS` nearest other rows, by an exact scan (see
-/// `hubness_ivf` for collections too large to scan n times).
+/// `hubness_graph` for collections too large to scan n times).
 pub fn hubness(vectors: &[f32], dim: usize) -> Vec<f32> {
     vectors
         .par_chunks_exact(dim)
@@ -162,31 +162,28 @@ pub fn hubness_exact(rows: &dyn ivf::RowSource) -> Vec<f32> {
     hubness(&table, dim)
 }
 
-/// Hubness of every row through the IVF built over the same rows: each row's nearest
-/// rows among the IVF's candidates, re-scored exactly.
-pub fn hubness_ivf(rows: &dyn ivf::RowSource, lists: &ivf::Ivf) -> Vec<f32> {
+/// Hubness of every row through the HNSW graph built over the same rows: each row's
+/// nearest rows among the graph's candidates, re-scored exactly.
+pub fn hubness_graph(rows: &dyn ivf::RowSource, graph: &ann::Graph) -> Vec<f32> {
     let dim = rows.dim();
-    // A quarter of a query's probes: hubness averages ten neighbours, and one found a
-    // little further down changes it little; a million queries at full probes would
-    // take the build tens of minutes.
-    let probes = (lists.default_probes() / 4).max(4);
     (0..rows.len())
         .into_par_iter()
         .map_init(
-            || (vec![0f32; dim], vec![0f32; dim]),
+            || (vec![0f32; dim], std::cell::RefCell::new(vec![0f32; dim])),
             |(q, other), i| {
                 rows.row(i, q);
-                let mut sims: Vec<f32> = lists
-                    .candidates(q, probes, ivf::HUBNESS_CANDIDATES)
-                    .into_iter()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(j, _)| {
-                        rows.row(j, other);
-                        ann::dot(q, other)
-                    })
+                let q = &*q;
+                let hits = graph.search_with(q, NEIGHBOURS + 1, &|j| {
+                    let mut o = other.borrow_mut();
+                    rows.row(j, &mut o);
+                    ann::dot(q, &o)
+                });
+                let sims: Vec<f32> = hits
+                    .iter()
+                    .filter(|h| h.0 != i)
+                    .take(NEIGHBOURS)
+                    .map(|h| h.1)
                     .collect();
-                sims.sort_by(|a, b| b.total_cmp(a));
-                sims.truncate(NEIGHBOURS);
                 sims.iter().sum::<f32>() / sims.len().max(1) as f32
             },
         )
@@ -213,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn hubness_is_mean_similarity_to_nearest_and_the_lists_agree_with_scan() {
+    fn hubness_is_mean_similarity_to_nearest_and_the_graph_agrees_with_scan() {
         // Two tight clusters and one vector halfway between them (cosine 0.707 to all).
         let dim = 8;
         let mut v = Vec::new();
@@ -232,17 +229,10 @@ mod tests {
         let between = *scan.last().unwrap();
         assert!((between - 0.707).abs() < 0.01, "{between}");
         assert!(scan[..24].iter().all(|&h| h > 0.99), "{scan:?}");
-        let root = tempfile::tempdir().unwrap();
-        let mut gen = crate::index::GenerationWriter::new(root.path()).unwrap();
         let rows = ivf::Plain { vectors: &v, dim };
-        ivf::write(&mut gen, "t", &rows).unwrap();
-        let corrupt = |reason| crate::index::StoreError::Corrupt {
-            dir: root.path().into(),
-            reason,
-        };
-        let lists = ivf::Ivf::open(gen.dir(), gen.file_infos(), "t", 25, dim, None, &corrupt);
-        let listed = hubness_ivf(&rows, &lists.unwrap());
-        for (a, b) in scan.iter().zip(&listed) {
+        let graph = ann::Graph::build_rows(&rows, ann::Params::default());
+        let walked = hubness_graph(&rows, &graph);
+        for (a, b) in scan.iter().zip(&walked) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 /// Bumped whenever the files' layout or meaning changes.
 /// - 1: JSON papers and passages, one vector file, HNSW graphs.
 /// - 2: + hubness, int8 graphs.
-/// - 3: memory-mapped tables with headers, records with offsets tables, IVF lists instead
-///   of graphs, filter columns. Formats 1 and 2 are still read (whole, into memory), and
-///   the next `index` rewrites them as 3 without embedding anything again.
+/// - 3: memory-mapped tables with headers, records with offsets tables, filter columns,
+///   IVF lists over passages, the paper graph only above the exact-scan size. Formats 1
+///   and 2 are still read (whole, into memory), and the next `index` rewrites them as 3
+///   without embedding anything again.
 pub const FORMAT_VERSION: u32 = 3;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -35,9 +36,15 @@ pub const PAPER_HUBNESS: &str = "papers.hubness";
 /// The mean paper vector (one row) and each paper's distance from it.
 pub const PAPER_CENTER: &str = "papers.center";
 pub const PAPER_CNORMS: &str = "papers.center-norms";
-/// IVF lists over centered paper vectors and over passage vectors (see `ivf`).
-pub const PAPER_IVF: &str = "papers.ivf";
+/// The HNSW graph over centered paper vectors (`papers.hnsw.graph`, `papers.hnsw.data`),
+/// written from `ann::EXACT_BELOW` papers on (see `ann`).
+pub const PAPER_GRAPH: &str = "papers";
+/// The two files hnsw_rs writes for a graph.
+pub const GRAPH_PARTS: [&str; 2] = ["hnsw.graph", "hnsw.data"];
+/// IVF lists over passage vectors (see `ivf`).
 pub const PASSAGE_IVF: &str = "passages.ivf";
+/// Term statistics for lexical scoring (written by `query::lexical`).
+pub const LEXICAL: &str = "lexical.bin";
 
 pub const F32_ROWS: &[u8; 8] = b"f32 rows";
 pub const KEYS_KIND: &[u8; 8] = b"key sha2";
@@ -51,7 +58,7 @@ pub const LEGACY_HUBNESS: &str = "hubness.f32";
 
 
 /// How a paper's vector is made from its passage vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaperVector {
     /// Normalized mean of all passage vectors.
@@ -60,17 +67,6 @@ pub enum PaperVector {
     /// The first passage (title and opening, usually the abstract) counts as much as all
     /// the others together.
     TitleWeighted,
-}
-
-impl std::str::FromStr for PaperVector {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mean" => Ok(PaperVector::Mean),
-            "title-weighted" => Ok(PaperVector::TitleWeighted),
-            _ => Err(format!("unknown paper vector {s:?} (mean, title-weighted)")),
-        }
-    }
 }
 
 /// Settings that decide what goes into an index.
@@ -143,6 +139,9 @@ pub struct PaperMeta {
     pub date: Option<String>,
     /// Files the paper was read from, as given to `index`.
     pub sources: Vec<String>,
+    /// Title of the feed it came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
     /// The post's link (the first of the paper's links).
     pub url: Option<String>,
     pub venue: Option<String>,
@@ -158,6 +157,7 @@ impl From<&Paper> for PaperMeta {
             title_ko: p.title_ko.clone(),
             date: p.date.clone(),
             sources: p.sources.clone(),
+            feed: p.feed.clone(),
             url: p.urls.first().cloned(),
             venue: p.venue.clone(),
             tags: p.tags.clone(),

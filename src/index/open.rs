@@ -11,6 +11,7 @@
 //! is read whole and converted in memory, as before; the next `index` rewrites it in the
 //! current format without embedding anything again.
 
+use super::ann;
 use super::columns::{Columns, PaperTables};
 use super::csls::{self, Center, CenterView};
 use super::format::*;
@@ -40,7 +41,8 @@ pub struct Index {
     center: Array<f32>,
     center_norms: Array<f32>,
     columns: Columns,
-    paper_lists: Option<Ivf>,
+    /// The HNSW graph over centered paper vectors, loaded on first use (see `paper_graph`).
+    paper_graph: std::sync::OnceLock<Result<ann::Graph, String>>,
     passage_lists: Option<Ivf>,
 }
 
@@ -101,6 +103,7 @@ impl Index {
             tags: m.tags,
             sections: text.sections,
             title_only: m.title_only,
+            feed: m.feed,
         })
     }
 
@@ -214,6 +217,19 @@ impl Index {
         Err(err)
     }
 
+    /// A further file of the generation (one a feature added with `GenerationWriter::put`),
+    /// checked against the manifest; `None` when this generation has no such file.
+    pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.manifest.files.contains_key(name) {
+            return Ok(None);
+        }
+        let corrupt = |reason: String| StoreError::Corrupt {
+            dir: self.dir.clone(),
+            reason,
+        };
+        read_verified(&self.dir, &self.manifest, name, &corrupt).map(Some)
+    }
+
     /// The cache key of passage `ci`'s vector (see `build`).
     pub(super) fn passage_key(&self, ci: usize) -> Option<[u8; 32]> {
         self.keys
@@ -239,11 +255,34 @@ impl Index {
         }
     }
 
-    /// The approximate-search lists over centered paper vectors (`papers`) or passage
-    /// vectors (`passages`); an index of an older format has none.
+    /// The HNSW graph over centered paper vectors: loaded (after checking its files'
+    /// checksums: hnsw_rs may end the process on a malformed file) the first time a query
+    /// asks for it, so that an exact query or a small index never pays for it.
+    pub fn paper_graph(&self) -> Result<&ann::Graph, StoreError> {
+        let loaded = self.paper_graph.get_or_init(|| {
+            let corrupt = |reason: String| self.corrupt(reason);
+            for ext in GRAPH_PARTS {
+                let name = format!("{PAPER_GRAPH}.{ext}");
+                if !self.manifest.files.contains_key(&name) {
+                    return Err(format!(
+                        "it has no paper graph ({} papers; one is written from {})",
+                        self.paper_count(),
+                        ann::EXACT_BELOW
+                    ));
+                }
+                verify_file(&self.dir, &self.manifest, &name, &corrupt)
+                    .map_err(|e| e.to_string())?;
+            }
+            ann::Graph::load(&self.dir, PAPER_GRAPH)
+                .map_err(|e| format!("{PAPER_GRAPH} graph: {e} (run `recommend verify`)"))
+        });
+        loaded.as_ref().map_err(|e| self.corrupt(e.clone()))
+    }
+
+    /// The approximate-search lists over passage vectors; an index of an older format has
+    /// none.
     pub fn lists(&self, which: Lists) -> Result<&Ivf, StoreError> {
         let lists = match which {
-            Lists::Papers => &self.paper_lists,
             Lists::Passages => &self.passage_lists,
         };
         lists.as_ref().ok_or_else(|| {
@@ -287,7 +326,7 @@ impl Index {
             center: Array::owned(center.mean),
             center_norms: Array::owned(center.norms),
             columns: self.columns.clone(),
-            paper_lists: None,
+            paper_graph: Default::default(),
             passage_lists: None,
         }
     }
@@ -317,7 +356,6 @@ impl Index {
 /// Which approximate-search lists (see `Index::lists`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lists {
-    Papers,
     Passages,
 }
 
@@ -363,7 +401,7 @@ fn open_mapped(
         center: table(&dir, size(PAPER_CENTER)?, PAPER_CENTER, F32_ROWS, (1, dim), corrupt)?,
         center_norms: table(&dir, size(PAPER_CNORMS)?, PAPER_CNORMS, F32_ROWS, (papers, 1), corrupt)?,
         columns: Columns::open(&dir, &size, papers, corrupt)?,
-        paper_lists: Some(Ivf::open(&dir, &manifest.files, PAPER_IVF, papers, dim, None, corrupt)?),
+        paper_graph: Default::default(),
         passage_lists: Some(Ivf::open(
             &dir,
             &manifest.files,
@@ -486,7 +524,7 @@ fn open_json(
         center: Array::owned(center.mean),
         center_norms: Array::owned(center.norms),
         columns: tables.into_columns(),
-        paper_lists: None,
+        paper_graph: Default::default(),
         passage_lists: None,
     })
 }
@@ -509,4 +547,26 @@ pub(super) fn read_verified(
         )));
     }
     Ok(bytes)
+}
+
+/// Checks a file of a generation against its length and sha256 in the manifest, reading it
+/// in pieces (graphs and vector tables can be larger than memory should hold at once).
+pub(super) fn verify_file(
+    dir: &Path,
+    manifest: &Manifest,
+    name: &str,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<(), StoreError> {
+    let info = manifest
+        .files
+        .get(name)
+        .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
+    let (bytes, sha256) =
+        super::write::hash_file(&dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
+    if bytes != info.bytes || sha256 != info.sha256 {
+        return Err(corrupt(format!(
+            "{name} does not match its checksum (truncated or changed)"
+        )));
+    }
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! Nearest papers and passages of an index: the first stage of every query.
 //!
 //! Below a size a query scans exactly (at that size a scan is as fast as anything, and it
-//! is the ground truth); above it, the index's IVF lists (see `ivf`) propose candidates
-//! that are then re-scored exactly on the f32 vectors, so the scores and order a caller
+//! is the ground truth); above it, the paper graph (hnsw_rs, see `ann`) or the passage
+//! IVF lists (see `ivf`) propose candidates that are then re-scored exactly on the f32 vectors, so the scores and order a caller
 //! sees are exact and only recall is approximate (measured in BENCHMARKS.md).
 
 use super::ann::{self, Hit};
@@ -110,7 +110,24 @@ impl Index {
             best_first(&mut hits, n);
             return Ok(hits);
         }
-        let lists = self.lists(Lists::Papers)?;
-        Ok(from_lists(lists, query, n, accept, &exact))
+        // The graph's walk finds candidates; those `accept` refuses are dropped, so ask for
+        // more until `n` pass (a narrow filter ends in the exact scan above).
+        let graph = self.paper_graph()?;
+        let mut want = n.max(ivf::CANDIDATES);
+        loop {
+            let mut hits: Vec<Hit> = graph
+                .search_with(query, want, &exact)
+                .into_iter()
+                .filter(|h| accept(h.0))
+                .collect();
+            if hits.len() >= n || want >= self.paper_count() {
+                best_first(&mut hits, n);
+                return Ok(hits);
+            }
+            if want * 4 >= self.paper_count() / 4 {
+                return self.nearest_papers(query, n, Scan::Exact, accept);
+            }
+            want *= 4;
+        }
     }
 }

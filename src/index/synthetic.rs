@@ -182,17 +182,32 @@ mod tests {
         assert!((crate::index::ann::dot(ix.paper_vector(3), ix.paper_vector(3)) - 1.0).abs() < 1e-5);
         crate::index::verify(root.path()).unwrap();
 
-        // The lists find what a scan finds, for papers (centered space) and passages.
+    }
+
+    #[test]
+    fn the_paper_graph_and_passage_lists_find_what_a_scan_finds() {
+        // From `EXACT_BELOW` papers on, the writer builds the paper graph (hnsw_rs).
+        let root = tempfile::tempdir().unwrap();
+        let n = crate::index::ann::EXACT_BELOW;
+        let spec = Spec {
+            papers: n,
+            passages_per_paper: 2,
+            dim: 32,
+            seed: 9,
+        };
+        write(root.path(), spec, model(32)).unwrap();
+        let ix = Index::open(root.path()).unwrap();
+        assert!(ix.manifest().files.contains_key("papers.hnsw.graph"));
         let center = ix.center();
         let (mut found, mut total) = (0, 0);
-        for q in (0..600).step_by(37) {
+        for q in (0..n).step_by(97) {
             let qv = center.centered(ix.paper_vector(q));
             let exact = ix.nearest_papers(&qv, 10, Scan::Exact, &|_| true).unwrap();
             let approx = ix.nearest_papers(&qv, 10, Scan::Approximate, &|_| true).unwrap();
             assert_eq!(exact[0].0, q);
             total += exact.len();
             found += approx.iter().filter(|h| exact.contains(h)).count();
-            let pq = ix.passage_vector(q * 3 + 1);
+            let pq = ix.passage_vector(q * 2 + 1);
             let exact = ix.nearest_passages(pq, 10, Scan::Exact).unwrap();
             let approx = ix.nearest_passages(pq, 10, Scan::Approximate).unwrap();
             total += exact.len();
@@ -204,5 +219,6 @@ mod tests {
         let even = ix.nearest_papers(&qv, 10, Scan::Approximate, &|r| r % 2 == 0).unwrap();
         assert_eq!(even.len(), 10);
         assert!(even.iter().all(|h| h.0 % 2 == 0));
+        crate::index::verify(root.path()).unwrap();
     }
 }

@@ -16,7 +16,8 @@ use super::csls;
 use super::format::*;
 use super::ivf;
 use super::columns::PaperTables;
-use super::mapped::{self, Header, MappedFile, HEADER};
+use super::ann;
+use super::mapped::{self, Header, MappedFile, Records, HEADER};
 use super::store::{self, StoreError};
 use crate::corpus::Paper;
 use bytemuck::Pod;
@@ -183,6 +184,25 @@ impl GenerationWriter {
         Ok(())
     }
 
+    /// Writes an HNSW graph as `<name>.hnsw.graph` and `<name>.hnsw.data` (hnsw_rs writes
+    /// its files itself: into a scratch directory, then moved in like every other file).
+    pub fn put_graph(&mut self, name: &str, graph: &ann::Graph) -> Result<(), StoreError> {
+        let scratch = tempfile::tempdir_in(&self.dir).map_err(store::io_err(&self.dir))?;
+        graph.dump(scratch.path(), name).map_err(|e| StoreError::Io {
+            path: scratch.path().to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        for ext in GRAPH_PARTS {
+            let file = format!("{name}.{ext}");
+            let from = scratch.path().join(&file);
+            let to = self.dir.join(&file);
+            std::fs::rename(&from, &to).map_err(store::io_err(&from))?;
+            let (bytes, sha256) = hash_file(&to).map_err(store::io_err(&to))?;
+            self.files.insert(file, FileInfo { bytes, sha256 });
+        }
+        Ok(())
+    }
+
     /// Maps a file this generation already holds, for deriving other files from it.
     pub fn map(&self, name: &str) -> Result<MappedFile, StoreError> {
         let info = self.files.get(name).ok_or_else(|| StoreError::Io {
@@ -328,6 +348,8 @@ pub struct IndexWriter {
     paper_vectors: FileSink,
     starts: Vec<u64>,
     tables: PaperTables,
+    /// Titles, for the lexical statistics written at the end.
+    titles: Vec<String>,
 }
 
 impl IndexWriter {
@@ -361,6 +383,7 @@ impl IndexWriter {
             paper_vectors,
             starts: vec![0],
             tables: PaperTables::default(),
+            titles: Vec::with_capacity(papers),
         })
     }
 
@@ -396,6 +419,7 @@ impl IndexWriter {
         let last = *self.starts.last().expect("starts with 0");
         self.starts.push(last + passages.len() as u64);
         self.tables.add(paper, row);
+        self.titles.push(paper.title.clone());
         Ok(())
     }
 
@@ -437,17 +461,15 @@ impl IndexWriter {
             vectors: paper_vectors,
             center: center.view(),
         };
-        ivf::write(gen, PAPER_IVF, &centered)?;
+        // Above the exact-scan size, the paper graph (centered vectors, the space of the
+        // default scoring) is `similar`'s first stage, and gives hubness one graph search
+        // per paper instead of one scan.
         let hubness = if papers < super::ann::EXACT_BELOW {
             csls::hubness_exact(&centered)
         } else {
-            let dir = gen.dir().to_path_buf();
-            let corrupt = |reason: String| StoreError::Corrupt {
-                dir: dir.clone(),
-                reason,
-            };
-            let lists = ivf::Ivf::open(gen.dir(), gen.file_infos(), PAPER_IVF, papers, dim, None, &corrupt)?;
-            csls::hubness_ivf(&centered, &lists)
+            let graph = ann::Graph::build_rows(&centered, ann::Params::default());
+            gen.put_graph(PAPER_GRAPH, &graph)?;
+            csls::hubness_graph(&centered, &graph)
         };
         gen.put_array(PAPER_HUBNESS, F32_ROWS, 1, &hubness)?;
         drop(paper_file);
@@ -463,6 +485,32 @@ impl IndexWriter {
             },
         )?;
         drop(passage_file);
+
+        // Term statistics for lexical scoring: titles and passage texts, read back.
+        let sizes = |name: &str| gen.file_infos().get(name).map_or(0, |f| f.bytes);
+        let dir = gen.dir().to_path_buf();
+        let corrupt = |reason: String| StoreError::Corrupt {
+            dir: dir.clone(),
+            reason,
+        };
+        let idx = format!("{PASSAGE_TEXT}.idx");
+        let texts = Records::open(
+            gen.dir(),
+            PASSAGE_TEXT,
+            (sizes(PASSAGE_TEXT), sizes(&idx)),
+            Some(passages),
+            &corrupt,
+        )?;
+        let starts = &self.starts;
+        let titles = &self.titles;
+        let lexical = crate::query::lexical::LexicalStats::build((0..papers).map(|i| {
+            let mut t = vec![titles[i].as_str()];
+            for row in starts[i] as usize..starts[i + 1] as usize {
+                t.push(texts.get(row).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or(""));
+            }
+            t
+        }));
+        gen.put(LEXICAL, &lexical.to_bytes())?;
         self.gen.finish(&self.root, head, papers, passages)
     }
 }
