@@ -69,14 +69,22 @@ fn bench(c: &mut Criterion) {
         let root = tempfile::tempdir().unwrap();
         let mut gen = GenerationWriter::new(root.path()).unwrap();
         let t = Instant::now();
-        ivf::write(&mut gen, "bench", &ivf::Plain { vectors: &data, dim: DIM }).unwrap();
+        ivf::write(
+            &mut gen,
+            "bench",
+            &ivf::Plain {
+                vectors: &data,
+                dim: DIM,
+            },
+        )
+        .unwrap();
         let build = t.elapsed();
         let corrupt = |reason| StoreError::Corrupt {
             dir: root.path().into(),
             reason,
         };
-        let lists = ivf::Ivf::open(gen.dir(), gen.file_infos(), "bench", n, DIM, None, &corrupt)
-            .unwrap();
+        let lists =
+            ivf::Ivf::open(gen.dir(), gen.file_infos(), "bench", n, DIM, None, &corrupt).unwrap();
         let chosen = lists.default_probes();
         println!(
             "ivf n={n}: {} lists, build {:.2} s (k-means, assignment, calibration), calibrated probes {chosen}",
@@ -85,7 +93,12 @@ fn bench(c: &mut Criterion) {
         );
         let truth: Vec<Vec<usize>> = queries
             .chunks_exact(DIM)
-            .map(|q| ann::exact(&data, DIM, q, 10).into_iter().map(|h| h.0).collect())
+            .map(|q| {
+                ann::exact(&data, DIM, q, 10)
+                    .into_iter()
+                    .map(|h| h.0)
+                    .collect()
+            })
             .collect();
         let mut sweep = vec![chosen / 4, chosen / 2, chosen, chosen * 2];
         sweep.retain(|&p| p >= 1 && p <= lists.lists());

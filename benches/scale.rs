@@ -9,7 +9,8 @@
 //! disk at 1M: `SCALE_DIR` puts the indexes elsewhere, `SCALE_SIZES=10000,100000` picks
 //! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run); the results go
 //! to stdout as a Markdown table and to `SCALE_DIR/scale.json`. Under `cargo test` it runs
-//! one 2,000-paper index with few repetitions, to check that the benchmark works.
+//! one 5,000-paper index (2 passages each, `SCALE_PASSAGES`) with few repetitions, to check
+//! that the benchmark works.
 
 use recommend::index::csls::CenterView;
 use recommend::index::{self, synthetic, Index, Scan};
@@ -37,8 +38,8 @@ struct Row {
     search_model_peak_mb: f64,
     similar_recall10: f64,
     search_recall10: f64,
-    paper_probes: usize,
-    paper_lists: usize,
+    /// ef of the paper graph's walk and the candidates re-scored.
+    paper_graph_candidates: usize,
     passage_probes: usize,
     passage_lists: usize,
 }
@@ -118,11 +119,18 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
 fn summarize(runs: &[Run]) -> (f64, f64, f64) {
     let mut wall: Vec<f64> = runs.iter().map(|r| r.wall_ms).collect();
     let peak = runs.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
-    (percentile(&mut wall, 0.5), percentile(&mut wall, 0.95), peak)
+    (
+        percentile(&mut wall, 0.5),
+        percentile(&mut wall, 0.95),
+        peak,
+    )
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
-    walk(dir).iter().map(|p| p.metadata().map_or(0, |m| m.len())).sum()
+    walk(dir)
+        .iter()
+        .map(|p| p.metadata().map_or(0, |m| m.len()))
+        .sum()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -181,9 +189,14 @@ fn recall(ix: &Index, queries: usize) -> (f64, f64) {
         }
         recommend::embed::pool::normalize(&mut v);
         let exact = ix.nearest_passages(&v, 10, Scan::Exact).expect("scan");
-        let approx = ix.nearest_passages(&v, 10, Scan::Approximate).expect("lists");
+        let approx = ix
+            .nearest_passages(&v, 10, Scan::Approximate)
+            .expect("lists");
         search_total += exact.len();
-        search_found += approx.iter().filter(|h| exact.iter().any(|e| e.0 == h.0)).count();
+        search_found += approx
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.0 == h.0))
+            .count();
     }
     (
         sim_found as f64 / sim_total.max(1) as f64,
@@ -191,29 +204,35 @@ fn recall(ix: &Index, queries: usize) -> (f64, f64) {
     )
 }
 
-fn measure(root: &Path, n: usize, repeats: usize, keep: bool) -> Row {
+fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row {
     let dir = root.join(format!("{n}"));
     let dir_s = dir.to_str().expect("UTF-8 path").to_string();
     let mut row = Row {
         papers: n,
-        passages: n * 10,
+        passages: n * per,
         ..Default::default()
     };
     if !(keep && dir.join("CURRENT").exists()) {
         let _ = std::fs::remove_dir_all(&dir);
         let papers = n.to_string();
+        let per = per.to_string();
         let build = run(&[
             "--index",
             &dir_s,
+            "--json",
+            "--quiet",
             "bench",
             "--synthetic",
             &papers,
-            "--json",
-            "--quiet",
+            "--passages-per-paper",
+            &per,
         ]);
         row.build_s = build.wall_ms / 1e3;
         row.build_peak_mb = build.peak_mb;
-        eprintln!("{n}: built in {:.1} s, peak {:.0} MB", row.build_s, row.build_peak_mb);
+        eprintln!(
+            "{n}: built in {:.1} s, peak {:.0} MB",
+            row.build_s, row.build_peak_mb
+        );
     }
     row.disk_gb = dir_bytes(&dir) as f64 / 1e9;
 
@@ -226,8 +245,7 @@ fn measure(root: &Path, n: usize, repeats: usize, keep: bool) -> Row {
     }
     row.open_ms = percentile(&mut open, 0.5);
     let ix = Index::open(&dir).expect("opens");
-    let lists = ix.lists(index::Lists::Papers).expect("paper lists");
-    (row.paper_lists, row.paper_probes) = (lists.lists(), lists.default_probes());
+    row.paper_graph_candidates = index::ivf::CANDIDATES;
     let lists = ix.lists(index::Lists::Passages).expect("passage lists");
     (row.passage_lists, row.passage_probes) = (lists.lists(), lists.default_probes());
 
@@ -270,7 +288,15 @@ fn measure(root: &Path, n: usize, repeats: usize, keep: bool) -> Row {
         "efficient attention for long documents",
     ];
     let searches: Vec<Run> = (0..=model_runs)
-        .map(|i| run(&["--index", &dir_s, "search", texts[i % texts.len()], "--json"]))
+        .map(|i| {
+            run(&[
+                "--index",
+                &dir_s,
+                "search",
+                texts[i % texts.len()],
+                "--json",
+            ])
+        })
         .skip(1)
         .collect();
     (
@@ -294,7 +320,8 @@ fn main() {
             if bench {
                 "10000,100000,1000000".into()
             } else {
-                "2000".into()
+                // The smallest index with a paper graph (see `ann::EXACT_BELOW`).
+                "5000".into()
             }
         })
         .split(',')
@@ -310,9 +337,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { 30 } else { 3 });
+    let per = std::env::var("SCALE_PASSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10 } else { 2 });
     let mut rows = Vec::new();
     for n in sizes {
-        let row = measure(&root, n, repeats, keep);
+        let row = measure(&root, n, per, repeats, keep);
         eprintln!("{}", serde_json::to_string(&row).expect("JSON"));
         rows.push(row);
     }

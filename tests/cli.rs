@@ -242,7 +242,10 @@ fn previous_format_indexes_still_answer_and_upgrade_without_reembedding() {
         .unwrap();
     std::fs::write(gen1.join("manifest.json"), manifest.to_string()).unwrap();
     std::fs::remove_file(gen1.join("hubness.f32")).unwrap();
-    let v1 = json(&dir1.path().join("index"), &["similar", "--id", "SpeculativeDecoding"]);
+    let v1 = json(
+        &dir1.path().join("index"),
+        &["similar", "--id", "SpeculativeDecoding"],
+    );
     same_results(&v1, &old);
     // Neither has the approximate-search lists: asking for them gets the usual advice.
     refused_with_reindex_advice(&index, &["search", "retrieval", "--hnsw"]);
@@ -252,7 +255,11 @@ fn previous_format_indexes_still_answer_and_upgrade_without_reembedding() {
         .args(["index", "docs", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let up: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(up["embedded"], 0, "{up}");
     assert_eq!(up["up_to_date"], false, "{up}");
@@ -276,7 +283,11 @@ fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() 
             .args(["index", "docs", "--json"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         (report, String::from_utf8_lossy(&out.stderr).to_string())
     };
@@ -295,11 +306,17 @@ fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() 
     std::fs::write(&path, &bytes).unwrap();
     let out = recommend(&index).args(["verify"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("passages.f32"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("passages.f32"),
+        "{err}"
+    );
     refused_with_reindex_advice(&index, &["verify"]);
     // `index` notices, says so, and embeds everything again instead of reusing the damage.
     let (report, stderr) = run_index();
-    assert!(stderr.contains("warning") && stderr.contains("passages.f32"), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("passages.f32"),
+        "{stderr}"
+    );
     assert_eq!(report["embedded"], 3, "{report}");
     json(&index, &["verify"]);
 }
@@ -347,8 +364,9 @@ fn corrupt_or_missing_index_is_a_clear_error() {
     let (dir, gen) = copy_of_seed_index();
     for victim in [
         "passages.f32",
-        "papers.ivf.codes",
         "passages.ivf.lists",
+        "passages.text",
+        "lexical.bin",
         "papers.meta",
         "papers.meta.idx",
         "papers.hubness",
@@ -370,7 +388,10 @@ fn corrupt_or_missing_index_is_a_clear_error() {
     // A foreign file of the right length: its header gives it away at open.
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir.path(), copy.path());
-    let path = copy.path().join(gen.file_name().unwrap()).join("papers.f32");
+    let path = copy
+        .path()
+        .join(gen.file_name().unwrap())
+        .join("papers.f32");
     let len = std::fs::metadata(&path).unwrap().len() as usize;
     std::fs::write(&path, vec![0u8; len]).unwrap();
     refused_with_reindex_advice(copy.path(), &["similar", "--id", "CAD"]);

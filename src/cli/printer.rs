@@ -7,11 +7,11 @@
 
 use recommend::app::{EmbeddedText, PaperRow};
 use recommend::bench::{BenchReport, SyntheticReport};
-use recommend::index::export::PushReport;
-use recommend::index::VerifyReport;
 use recommend::corpus::Paper;
 use recommend::eval::EvalReport;
+use recommend::index::export::PushReport;
 use recommend::index::BuildReport;
+use recommend::index::VerifyReport;
 use recommend::query::{Search, Similar};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -271,7 +271,11 @@ impl<W: Write> Printer for Text<W> {
             r.collection,
             r.url,
             r.batches,
-            if r.created { " (collection created)" } else { "" }
+            if r.created {
+                " (collection created)"
+            } else {
+                ""
+            }
         )
     }
 

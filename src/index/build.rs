@@ -14,9 +14,9 @@ use super::IndexError;
 use crate::chunk::{self, Chunk};
 use crate::corpus::{self, ids, Warning};
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, ModelFiles, Role};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 /// Passages embedded (and written) per block: enough for the embedder's length-sorted

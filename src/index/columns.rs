@@ -26,7 +26,10 @@ pub const ROWS_KIND: &[u8; 8] = b"rows u32";
 /// no date to read.
 pub fn date_key(date: Option<&str>) -> u32 {
     let Some(d) = date else { return 0 };
-    let mut parts = d.trim().splitn(3, '-').map(|p| p.trim().parse::<u32>().ok());
+    let mut parts = d
+        .trim()
+        .splitn(3, '-')
+        .map(|p| p.trim().parse::<u32>().ok());
     let year = parts.next().flatten().filter(|y| (1..10000).contains(y));
     let month = parts.next().flatten().filter(|m| (1..=12).contains(m));
     let day = parts.next().flatten().filter(|d| (1..=31).contains(d));
@@ -75,7 +78,11 @@ impl PaperTables {
     pub fn add(&mut self, paper: &Paper, row: usize) {
         self.dates.push(date_key(paper.date.as_deref()));
         self.ids.push((paper.id.to_lowercase(), row as u32));
-        let s = paper.sources.iter().map(|s| self.sources.number(s)).collect();
+        let s = paper
+            .sources
+            .iter()
+            .map(|s| self.sources.number(s))
+            .collect();
         self.paper_sources.push(s);
         let t = paper.tags.iter().map(|t| self.tags.number(t)).collect();
         self.paper_tags.push(t);
@@ -92,7 +99,10 @@ impl PaperTables {
         gen.put_records(PAPER_IDS, names.iter().map(String::as_bytes))?;
         gen.put_array(PAPER_ID_ROWS, ROWS_KIND, 1, &rows)?;
         gen.put_array(PAPER_DATES, DATE_KIND, 1, &self.dates)?;
-        gen.put_records(SOURCE_NAMES, self.sources.names.iter().map(String::as_bytes))?;
+        gen.put_records(
+            SOURCE_NAMES,
+            self.sources.names.iter().map(String::as_bytes),
+        )?;
         gen.put_records(PAPER_SOURCES, self.paper_sources.iter().map(|s| packed(s)))?;
         gen.put_records(TAG_NAMES, self.tags.names.iter().map(String::as_bytes))?;
         gen.put_records(PAPER_TAGS, self.paper_tags.iter().map(|t| packed(t)))?;
@@ -135,12 +145,21 @@ impl Columns {
         corrupt: &dyn Fn(String) -> StoreError,
     ) -> Result<Self, StoreError> {
         let records = |name: &str, rows: Option<usize>| -> Result<Records, StoreError> {
-            Records::open(dir, name, (size(name)?, size(&format!("{name}.idx"))?), rows, corrupt)
+            Records::open(
+                dir,
+                name,
+                (size(name)?, size(&format!("{name}.idx"))?),
+                rows,
+                corrupt,
+            )
         };
         let array = |name: &str, kind: &[u8; 8]| -> Result<Array<u32>, StoreError> {
             let (h, a) = Array::open(dir, name, size(name)?, kind, Some(1), corrupt)?;
             if h.rows != papers as u64 {
-                return Err(corrupt(format!("{name} holds {} rows for {papers} papers", h.rows)));
+                return Err(corrupt(format!(
+                    "{name} holds {} rows for {papers} papers",
+                    h.rows
+                )));
             }
             Ok(a)
         };
@@ -216,7 +235,6 @@ fn names(table: &Records) -> impl Iterator<Item = (u32, &str)> + '_ {
         Some((i as u32, name))
     })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -205,7 +205,10 @@ pub fn push(
             Err(ureq::Error::Status(404, _)) if method == "GET" => Ok(None),
             Err(ureq::Error::Status(code, r)) => {
                 let text = r.into_string().unwrap_or_default();
-                Err(fail(format!("{method} {url}: HTTP {code}: {}", text.trim())))
+                Err(fail(format!(
+                    "{method} {url}: HTTP {code}: {}",
+                    text.trim()
+                )))
             }
             Err(e) => Err(fail(format!("{method} {url}: {e}"))),
         }

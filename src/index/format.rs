@@ -56,7 +56,6 @@ pub const LEGACY_CHUNKS: &str = "chunks.json";
 pub const LEGACY_VECTORS: &str = "vectors.f32";
 pub const LEGACY_HUBNESS: &str = "hubness.f32";
 
-
 /// How a paper's vector is made from its passage vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

@@ -35,8 +35,7 @@ pub const PROBES: &[u8; 8] = b"ivf prob";
 
 /// The files of an IVF named `base` (`papers.ivf` → `papers.ivf.centroids`, …).
 pub fn file_names(base: &str) -> [String; 6] {
-    ["centroids", "lists", "ids", "scales", "codes", "probes"]
-        .map(|part| format!("{base}.{part}"))
+    ["centroids", "lists", "ids", "scales", "codes", "probes"].map(|part| format!("{base}.{part}"))
 }
 
 /// Recall@10 the probe count is chosen for, on a sample of the table's own rows.
@@ -64,6 +63,9 @@ pub fn lists_for(n: usize) -> usize {
 /// as the centered paper vectors), read by row number from any thread.
 pub trait RowSource: Sync {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn dim(&self) -> usize;
     /// Writes row `i` into `out` (`dim` values).
     fn row(&self, i: usize, out: &mut [f32]);
@@ -261,9 +263,11 @@ pub fn write(
         let scales_ptr = SendPtr(scales.as_mut_ptr());
         (0..n.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
             let mut row = vec![0f32; dim];
-            for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
+            let start = b * BLOCK;
+            let end = (start + BLOCK).min(n);
+            for (i, &p) in (start..end).zip(&position[start..end]) {
                 source.row(i, &mut row);
-                let p = position[i] as usize;
+                let p = p as usize;
                 // SAFETY: positions are a permutation of 0..n, so every row writes its
                 // own disjoint `dim` codes and one scale, inside the buffers.
                 let (c, s) = unsafe {
@@ -328,8 +332,10 @@ fn calibrate(lists: &Ivf, source: &dyn RowSource) -> usize {
             .collect();
         (0..qrows.len())
             .map(|qi| {
-                let mut all: Vec<(usize, f32)> =
-                    per_block.iter().flat_map(|b| b[qi].iter().copied()).collect();
+                let mut all: Vec<(usize, f32)> = per_block
+                    .iter()
+                    .flat_map(|b| b[qi].iter().copied())
+                    .collect();
                 top(&mut all, 10);
                 all.into_iter().map(|h| h.0).collect()
             })
@@ -417,27 +423,29 @@ impl Ivf {
                 .map(|f| f.bytes)
                 .ok_or_else(|| corrupt(format!("manifest lists no {name}")))
         };
-        let (hc, centroids) =
-            Array::open(dir, &f_centroids, size(&f_centroids)?, CENTROIDS, Some(dim), corrupt)?;
+        let (hc, centroids) = Array::open(
+            dir,
+            &f_centroids,
+            size(&f_centroids)?,
+            CENTROIDS,
+            Some(dim),
+            corrupt,
+        )?;
         let (hl, offsets) = Array::open(dir, &f_lists, size(&f_lists)?, LISTS, Some(1), corrupt)?;
         let (hi, ids) = Array::open(dir, &f_ids, size(&f_ids)?, IDS, Some(1), corrupt)?;
         let (hs, scales) = Array::open(dir, &f_scales, size(&f_scales)?, SCALES, Some(1), corrupt)?;
         let (hk, codes) = Array::open(dir, &f_codes, size(&f_codes)?, CODES, Some(dim), corrupt)?;
         let n = rows as u64;
         if hl.rows != hc.rows + 1 || hi.rows != n || hs.rows != n || hk.rows != n {
-            return Err(corrupt(format!("{base}: its files do not agree on {rows} rows")));
+            return Err(corrupt(format!(
+                "{base}: its files do not agree on {rows} rows"
+            )));
         }
         let probes = match probes {
             Some(p) => p,
             None => {
-                let (_, p) = Array::<u32>::open(
-                    dir,
-                    &f_probes,
-                    size(&f_probes)?,
-                    PROBES,
-                    Some(1),
-                    corrupt,
-                )?;
+                let (_, p) =
+                    Array::<u32>::open(dir, &f_probes, size(&f_probes)?, PROBES, Some(1), corrupt)?;
                 p.as_slice().first().copied().unwrap_or(1) as usize
             }
         };

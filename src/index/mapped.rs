@@ -241,7 +241,9 @@ impl Records {
         let o = offsets.as_slice();
         let rows_ok = rows.is_none_or(|r| header.rows == r as u64 + 1);
         if !rows_ok || o.first() != Some(&0) || o.last() != Some(&(len as u64)) {
-            return Err(corrupt(format!("{idx} does not describe the rows of {name}")));
+            return Err(corrupt(format!(
+                "{idx} does not describe the rows of {name}"
+            )));
         }
         Ok(Records {
             data: Array::Mapped(data, 0..len),
@@ -292,7 +294,9 @@ mod tests {
         let err = |r: Result<(Header, Array<f32>), StoreError>| r.err().unwrap().to_string();
         assert!(err(Array::open(d, "t", n, b"u32 rows", Some(2), &corrupt)).contains("not a"));
         assert!(err(Array::open(d, "t", n, b"f32 rows", Some(3), &corrupt)).contains("rows of"));
-        assert!(err(Array::open(d, "t", n + 4, b"f32 rows", Some(2), &corrupt)).contains("truncated"));
+        assert!(
+            err(Array::open(d, "t", n + 4, b"f32 rows", Some(2), &corrupt)).contains("truncated")
+        );
         std::fs::write(d.join("t"), &bytes[..bytes.len() - 4]).unwrap();
         assert!(err(Array::open(d, "t", n - 4, b"f32 rows", Some(2), &corrupt)).contains("holds"));
         std::fs::write(d.join("t"), vec![7u8; bytes.len()]).unwrap();

@@ -36,8 +36,8 @@ pub mod write;
 
 pub use build::{add_noise, build, hash_sources, paper_vector, BuildReport, Progress, Silent};
 pub use format::{
-    FileInfo, IndexSettings, Manifest, ModelInfo, PaperMeta, PaperText, PaperVector,
-    StoredChunk, FORMAT_VERSION,
+    FileInfo, IndexSettings, Manifest, ModelInfo, PaperMeta, PaperText, PaperVector, StoredChunk,
+    FORMAT_VERSION,
 };
 pub use open::{Index, Lists};
 pub use search::Scan;

@@ -121,7 +121,9 @@ impl Index {
         let s = self.starts.as_slice();
         let n = self.passage_count();
         let start = s.get(i).map_or(n, |&x| (x as usize).min(n));
-        let end = s.get(i + 1).map_or(start, |&x| (x as usize).clamp(start, n));
+        let end = s
+            .get(i + 1)
+            .map_or(start, |&x| (x as usize).clamp(start, n));
         start..end
     }
 
@@ -339,8 +341,8 @@ impl Index {
             dir: root.to_path_buf(),
             reason,
         };
-        let text = std::fs::read(dir.join(MANIFEST))
-            .map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+        let text =
+            std::fs::read(dir.join(MANIFEST)).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|e| corrupt(format!("{MANIFEST} is not a recommend manifest: {e}")))?;
         match manifest.format {
@@ -373,7 +375,13 @@ fn open_mapped(
     };
     let (papers, passages, dim) = (manifest.papers, manifest.chunks, manifest.model.dim);
     let records = |name: &str, rows: usize| {
-        Records::open(&dir, name, (size(name)?, size(&format!("{name}.idx"))?), Some(rows), corrupt)
+        Records::open(
+            &dir,
+            name,
+            (size(name)?, size(&format!("{name}.idx"))?),
+            Some(rows),
+            corrupt,
+        )
     };
     fn table<T: bytemuck::Pod>(
         dir: &Path,
@@ -385,21 +393,88 @@ fn open_mapped(
     ) -> Result<Array<T>, StoreError> {
         let (h, a) = Array::open(dir, name, size, kind, Some(cols), corrupt)?;
         if h.rows != rows as u64 {
-            return Err(corrupt(format!("{name} holds {} rows, expected {rows}", h.rows)));
+            return Err(corrupt(format!(
+                "{name} holds {} rows, expected {rows}",
+                h.rows
+            )));
         }
         Ok(a)
+    }
+    // The graph is read only when a query walks it, but a truncated one is refused now.
+    for ext in GRAPH_PARTS {
+        let name = format!("{PAPER_GRAPH}.{ext}");
+        if let Some(info) = manifest.files.get(&name) {
+            let len = std::fs::metadata(dir.join(&name))
+                .map_err(|e| corrupt(format!("{name}: {e}")))?
+                .len();
+            if len != info.bytes {
+                return Err(corrupt(format!(
+                    "{name} holds {len} bytes, the manifest says {} (truncated or changed)",
+                    info.bytes
+                )));
+            }
+        }
     }
     Ok(Index {
         meta: records(PAPER_META, papers)?,
         texts: records(PAPER_TEXT, papers)?,
         passages: records(PASSAGE_TEXT, passages)?,
-        keys: table(&dir, size(PASSAGE_KEYS)?, PASSAGE_KEYS, KEYS_KIND, (passages, 32), corrupt)?,
-        starts: table(&dir, size(PAPER_STARTS)?, PAPER_STARTS, STARTS_KIND, (papers + 1, 1), corrupt)?,
-        passage_vectors: table(&dir, size(PASSAGE_VECTORS)?, PASSAGE_VECTORS, F32_ROWS, (passages, dim), corrupt)?,
-        paper_vectors: table(&dir, size(PAPER_VECTORS)?, PAPER_VECTORS, F32_ROWS, (papers, dim), corrupt)?,
-        hubness: table(&dir, size(PAPER_HUBNESS)?, PAPER_HUBNESS, F32_ROWS, (papers, 1), corrupt)?,
-        center: table(&dir, size(PAPER_CENTER)?, PAPER_CENTER, F32_ROWS, (1, dim), corrupt)?,
-        center_norms: table(&dir, size(PAPER_CNORMS)?, PAPER_CNORMS, F32_ROWS, (papers, 1), corrupt)?,
+        keys: table(
+            &dir,
+            size(PASSAGE_KEYS)?,
+            PASSAGE_KEYS,
+            KEYS_KIND,
+            (passages, 32),
+            corrupt,
+        )?,
+        starts: table(
+            &dir,
+            size(PAPER_STARTS)?,
+            PAPER_STARTS,
+            STARTS_KIND,
+            (papers + 1, 1),
+            corrupt,
+        )?,
+        passage_vectors: table(
+            &dir,
+            size(PASSAGE_VECTORS)?,
+            PASSAGE_VECTORS,
+            F32_ROWS,
+            (passages, dim),
+            corrupt,
+        )?,
+        paper_vectors: table(
+            &dir,
+            size(PAPER_VECTORS)?,
+            PAPER_VECTORS,
+            F32_ROWS,
+            (papers, dim),
+            corrupt,
+        )?,
+        hubness: table(
+            &dir,
+            size(PAPER_HUBNESS)?,
+            PAPER_HUBNESS,
+            F32_ROWS,
+            (papers, 1),
+            corrupt,
+        )?,
+        center: table(
+            &dir,
+            size(PAPER_CENTER)?,
+            PAPER_CENTER,
+            F32_ROWS,
+            (1, dim),
+            corrupt,
+        )?,
+        center_norms: table(
+            &dir,
+            size(PAPER_CNORMS)?,
+            PAPER_CNORMS,
+            F32_ROWS,
+            (papers, 1),
+            corrupt,
+        )?,
         columns: Columns::open(&dir, &size, papers, corrupt)?,
         paper_graph: Default::default(),
         passage_lists: Some(Ivf::open(
@@ -431,8 +506,7 @@ fn open_json(
     let raw = read(LEGACY_VECTORS)?;
     let dim = manifest.model.dim;
     let expected = (chunks.len() + papers.len()) * dim * 4;
-    if raw.len() != expected || papers.len() != manifest.papers || chunks.len() != manifest.chunks
-    {
+    if raw.len() != expected || papers.len() != manifest.papers || chunks.len() != manifest.chunks {
         return Err(corrupt(format!(
             "{LEGACY_VECTORS} holds {} bytes, expected {expected}",
             raw.len()
@@ -469,7 +543,11 @@ fn open_json(
         .iter()
         .map(|c| row_of.get(c.chunk.paper.as_str()).copied())
         .collect::<Option<_>>()
-        .ok_or_else(|| corrupt(format!("{LEGACY_CHUNKS} names papers the index does not hold")))?;
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{LEGACY_CHUNKS} names papers the index does not hold"
+            ))
+        })?;
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     order.sort_by_key(|&ci| owner[ci]);
     let mut starts = vec![0u64; papers.len() + 1];
@@ -488,7 +566,11 @@ fn open_json(
     }
     let passages = Records::owned(order.iter().map(|&ci| {
         let c = &chunks[ci].chunk;
-        if c.text.is_empty() { c.title.clone() } else { c.text.clone() }
+        if c.text.is_empty() {
+            c.title.clone()
+        } else {
+            c.text.clone()
+        }
     }));
     let mut tables = PaperTables::default();
     for (i, p) in papers.iter().enumerate() {
@@ -499,17 +581,13 @@ fn open_json(
             .iter()
             .map(|p| serde_json::to_vec(&PaperMeta::from(p)).expect("metadata serializes")),
     );
-    let texts = Records::owned(
-        papers
-            .iter()
-            .map(|p| {
-                let text = PaperText {
-                    urls: p.urls.clone(),
-                    sections: p.sections.clone(),
-                };
-                serde_json::to_vec(&text).expect("texts serialize")
-            }),
-    );
+    let texts = Records::owned(papers.iter().map(|p| {
+        let text = PaperText {
+            urls: p.urls.clone(),
+            sections: p.sections.clone(),
+        };
+        serde_json::to_vec(&text).expect("texts serialize")
+    }));
     Ok(Index {
         dir,
         manifest,

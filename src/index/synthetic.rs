@@ -24,12 +24,49 @@ const LATENT: usize = 24;
 /// Spread of a paper's passages around its latent position (the papers' spread is 1).
 const PASSAGE_SPREAD: f32 = 0.5;
 const WORDS: &[&str] = &[
-    "model", "language", "retrieval", "attention", "training", "data", "vision", "graph",
-    "reasoning", "benchmark", "token", "decoding", "alignment", "reward", "policy",
-    "embedding", "sparse", "dense", "transformer", "diffusion", "agent", "tool", "memory",
-    "context", "instruction", "evaluation", "robust", "efficient", "scaling", "pretraining",
-    "fine-tuning", "hallucination", "multilingual", "speech", "code", "knowledge", "search",
-    "latent", "contrastive", "distillation", "quantization", "inference", "optimizer",
+    "model",
+    "language",
+    "retrieval",
+    "attention",
+    "training",
+    "data",
+    "vision",
+    "graph",
+    "reasoning",
+    "benchmark",
+    "token",
+    "decoding",
+    "alignment",
+    "reward",
+    "policy",
+    "embedding",
+    "sparse",
+    "dense",
+    "transformer",
+    "diffusion",
+    "agent",
+    "tool",
+    "memory",
+    "context",
+    "instruction",
+    "evaluation",
+    "robust",
+    "efficient",
+    "scaling",
+    "pretraining",
+    "fine-tuning",
+    "hallucination",
+    "multilingual",
+    "speech",
+    "code",
+    "knowledge",
+    "search",
+    "latent",
+    "contrastive",
+    "distillation",
+    "quantization",
+    "inference",
+    "optimizer",
 ];
 
 /// What to generate.
@@ -79,7 +116,8 @@ pub fn write(root: &Path, spec: Spec, model: ModelInfo) -> Result<(), StoreError
         let block: Vec<(Paper, Vec<String>, Vec<f32>)> = (start..end)
             .into_par_iter()
             .map(|i| {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed ^ (i as u64 + 1) * 0x9e37_79b9);
+                let mut rng =
+                    rand::rngs::StdRng::seed_from_u64(spec.seed ^ ((i as u64 + 1) * 0x9e37_79b9));
                 let z: Vec<f32> = (0..LATENT).map(|_| normal.sample(&mut rng)).collect();
                 let mut vectors = Vec::with_capacity(per * dim);
                 let mut texts = Vec::with_capacity(per);
@@ -111,7 +149,9 @@ pub fn write(root: &Path, spec: Spec, model: ModelInfo) -> Result<(), StoreError
                     1 + i % 28
                 ));
                 paper.urls = vec![format!("https://example.org/papers/{i}")];
-                paper.tags = (0..i % 4).map(|t| format!("tag{}", (i * 7 + t * 13) % 200)).collect();
+                paper.tags = (0..i % 4)
+                    .map(|t| format!("tag{}", (i * 7 + t * 13) % 200))
+                    .collect();
                 paper.sections = vec![Section {
                     heading: Some("Abstract".into()),
                     text: texts.join(" "),
@@ -163,7 +203,10 @@ mod tests {
         };
         write(root.path(), spec, model(32)).unwrap();
         let ix = Index::open(root.path()).unwrap();
-        assert_eq!((ix.paper_count(), ix.passage_count(), ix.dim()), (600, 1800, 32));
+        assert_eq!(
+            (ix.paper_count(), ix.passage_count(), ix.dim()),
+            (600, 1800, 32)
+        );
         let meta = ix.paper_meta(17).unwrap();
         assert_eq!(meta.id, paper_id(17));
         assert_eq!(ix.find(&paper_id(17).to_lowercase()).unwrap(), 17);
@@ -173,15 +216,18 @@ mod tests {
         assert_eq!(ix.paper_of_passage(53), 17);
         assert_eq!(ix.paper_of_passage(54), 18);
         let paper = ix.paper(17).unwrap();
-        assert!(paper.sections[0].text.contains(&ix.passage_text(52).unwrap()));
+        assert!(paper.sections[0]
+            .text
+            .contains(&ix.passage_text(52).unwrap()));
         assert_eq!(ix.paper_date(17), Some(20210618));
         let tags: Vec<u32> = ix.paper_tag_ids(17);
         let names: std::collections::HashMap<u32, &str> = ix.tag_names().collect();
         let tag_names: Vec<&str> = tags.iter().map(|t| names[t]).collect();
         assert_eq!(tag_names, meta.tags);
-        assert!((crate::index::ann::dot(ix.paper_vector(3), ix.paper_vector(3)) - 1.0).abs() < 1e-5);
+        assert!(
+            (crate::index::ann::dot(ix.paper_vector(3), ix.paper_vector(3)) - 1.0).abs() < 1e-5
+        );
         crate::index::verify(root.path()).unwrap();
-
     }
 
     #[test]
@@ -203,7 +249,9 @@ mod tests {
         for q in (0..n).step_by(97) {
             let qv = center.centered(ix.paper_vector(q));
             let exact = ix.nearest_papers(&qv, 10, Scan::Exact, &|_| true).unwrap();
-            let approx = ix.nearest_papers(&qv, 10, Scan::Approximate, &|_| true).unwrap();
+            let approx = ix
+                .nearest_papers(&qv, 10, Scan::Approximate, &|_| true)
+                .unwrap();
             assert_eq!(exact[0].0, q);
             total += exact.len();
             found += approx.iter().filter(|h| exact.contains(h)).count();
@@ -216,9 +264,30 @@ mod tests {
         assert!(found as f64 >= 0.95 * total as f64, "{found}/{total}");
         // A filter is applied before the cut, not after.
         let qv = center.centered(ix.paper_vector(0));
-        let even = ix.nearest_papers(&qv, 10, Scan::Approximate, &|r| r % 2 == 0).unwrap();
+        let even = ix
+            .nearest_papers(&qv, 10, Scan::Approximate, &|r| r % 2 == 0)
+            .unwrap();
         assert_eq!(even.len(), 10);
         assert!(even.iter().all(|h| h.0 % 2 == 0));
         crate::index::verify(root.path()).unwrap();
+
+        // A graph file changed in place fails `verify` and the lazy load; a truncated one
+        // fails at open.
+        let gen = crate::index::store::current(root.path()).unwrap();
+        let data = gen.join("papers.hnsw.data");
+        let mut bytes = std::fs::read(&data).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&data, &bytes).unwrap();
+        let err = crate::index::verify(root.path()).unwrap_err().to_string();
+        assert!(err.contains("papers.hnsw.data does not match"), "{err}");
+        let ix = Index::open(root.path()).unwrap();
+        let err = ix
+            .nearest_papers(&qv, 10, Scan::Approximate, &|_| true)
+            .unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        std::fs::write(&data, &bytes[..mid]).unwrap();
+        let err = Index::open(root.path()).err().unwrap().to_string();
+        assert!(err.contains("truncated"), "{err}");
     }
 }

@@ -49,14 +49,19 @@ pub fn verify(root: &Path) -> Result<VerifyReport, StoreError> {
         index.paper(i)?;
         let r = index.passages_of(i);
         if i + 1 < index.paper_count() && r.end != index.passages_of(i + 1).start {
-            return Err(corrupt(format!("paper {i}'s passage rows are out of order")));
+            return Err(corrupt(format!(
+                "paper {i}'s passage rows are out of order"
+            )));
         }
     }
     for ci in 0..index.passage_count() {
         index.passage_text(ci)?;
     }
     // The graph loads (its checksum was checked above; hnsw_rs reads it here).
-    if manifest.files.contains_key(&format!("{PAPER_GRAPH}.{}", GRAPH_PARTS[0])) {
+    if manifest
+        .files
+        .contains_key(&format!("{PAPER_GRAPH}.{}", GRAPH_PARTS[0]))
+    {
         index.paper_graph()?;
     }
     Ok(VerifyReport {

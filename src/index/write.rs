@@ -12,11 +12,11 @@
 //! statistics, the approximate-search lists, the id table, filter columns) from the mapped
 //! files and publishes the generation.
 
+use super::ann;
+use super::columns::PaperTables;
 use super::csls;
 use super::format::*;
 use super::ivf;
-use super::columns::PaperTables;
-use super::ann;
 use super::mapped::{self, Header, MappedFile, Records, HEADER};
 use super::store::{self, StoreError};
 use crate::corpus::Paper;
@@ -172,7 +172,8 @@ impl GenerationWriter {
         {
             // SAFETY: the file was just created by this process in an unpublished
             // generation; nothing else maps or writes it.
-            let mut map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(store::io_err(&path))?;
+            let mut map =
+                unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(store::io_err(&path))?;
             map[..HEADER].copy_from_slice(&Header::new(kind, rows, cols).encode());
             fill(bytemuck::cast_slice_mut(&mut map[HEADER..]));
             map.flush().map_err(store::io_err(&path))?;
@@ -180,7 +181,8 @@ impl GenerationWriter {
         file.sync_all().map_err(store::io_err(&path))?;
         drop(file);
         let (bytes, sha256) = hash_file(&path).map_err(io)?;
-        self.files.insert(name.to_string(), FileInfo { bytes, sha256 });
+        self.files
+            .insert(name.to_string(), FileInfo { bytes, sha256 });
         Ok(())
     }
 
@@ -188,10 +190,12 @@ impl GenerationWriter {
     /// its files itself: into a scratch directory, then moved in like every other file).
     pub fn put_graph(&mut self, name: &str, graph: &ann::Graph) -> Result<(), StoreError> {
         let scratch = tempfile::tempdir_in(&self.dir).map_err(store::io_err(&self.dir))?;
-        graph.dump(scratch.path(), name).map_err(|e| StoreError::Io {
-            path: scratch.path().to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        graph
+            .dump(scratch.path(), name)
+            .map_err(|e| StoreError::Io {
+                path: scratch.path().to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         for ext in GRAPH_PARTS {
             let file = format!("{name}.{ext}");
             let from = scratch.path().join(&file);
@@ -324,7 +328,6 @@ pub struct ManifestHead {
     pub sources: BTreeMap<String, String>,
 }
 
-
 /// A passage as `IndexWriter::add_paper` takes it.
 pub struct PassageRow<'a> {
     /// What a reader sees (the passage text, or its title where it has none).
@@ -399,7 +402,11 @@ impl IndexWriter {
         passages: &[PassageRow],
         vectors: &[f32],
     ) -> Result<(), StoreError> {
-        assert_eq!(vectors.len(), passages.len() * self.dim, "one vector per passage");
+        assert_eq!(
+            vectors.len(),
+            passages.len() * self.dim,
+            "one vector per passage"
+        );
         let row = self.starts.len() - 1;
         self.meta
             .push(&serde_json::to_vec(&PaperMeta::from(paper)).expect("metadata serializes"))?;
@@ -506,7 +513,12 @@ impl IndexWriter {
         let lexical = crate::query::lexical::LexicalStats::build((0..papers).map(|i| {
             let mut t = vec![titles[i].as_str()];
             for row in starts[i] as usize..starts[i + 1] as usize {
-                t.push(texts.get(row).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or(""));
+                t.push(
+                    texts
+                        .get(row)
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .unwrap_or(""),
+                );
             }
             t
         }));
