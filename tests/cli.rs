@@ -748,3 +748,129 @@ fn the_index_decides_how_queries_are_embedded() {
         "{cls} vs {plain}"
     );
 }
+
+#[test]
+fn export_writes_one_point_per_paper_or_passage_with_stable_ids() {
+    let papers: Vec<Value> = export_lines(&["export", "--format", "jsonl"]);
+    let list = json(seed_index(), &["list"]);
+    assert_eq!(papers.len(), list.as_array().unwrap().len());
+    let dim = papers[0]["vector"].as_array().unwrap().len();
+    assert_eq!(dim, 384);
+    let cad = papers.iter().find(|p| p["payload"]["id"] == "CAD").unwrap();
+    assert!(cad["payload"]["title"].as_str().unwrap().len() > 5, "{cad}");
+    // IDs are UUIDs made from the paper ID: the same on every export.
+    let again = export_lines(&["export"]);
+    assert_eq!(papers[0]["id"], again[0]["id"]);
+    assert_eq!(cad["id"].as_str().unwrap().len(), 36);
+    let passages = export_lines(&["export", "--passages"]);
+    let chunks = json(seed_index(), &["list"]).as_array().unwrap().len();
+    assert!(passages.len() > chunks, "{} passages", passages.len());
+    assert!(passages[0]["payload"]["text"].as_str().is_some(), "{}", passages[0]);
+}
+
+fn export_lines(args: &[&str]) -> Vec<Value> {
+    let out = recommend(seed_index()).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Qdrant's own engine (qdrant-edge-py, in process) loaded with `export`'s points must give
+/// `similar --scoring cosine`'s top 10 for every seed paper. `.ci/run` installs it into a
+/// throwaway virtual environment and names its Python in QDRANT_EDGE_PYTHON.
+#[test]
+fn qdrant_edge_agrees_with_similar_cosine_on_every_seed_paper() {
+    let Ok(python) = std::env::var("QDRANT_EDGE_PYTHON") else {
+        eprintln!("skipped: QDRANT_EDGE_PYTHON is not set (.ci/run sets it when PyPI is reachable)");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qdrant_agreement.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_recommend"))
+        .arg(seed_index())
+        .env_remove("RECOMMEND_MODEL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("agrees"), "{stdout}");
+}
+
+/// `export --qdrant` against a stand-in for Qdrant's REST API (no server can be installed
+/// here): the collection is created with the manifest's dimension and cosine distance, then
+/// every paper is upserted in batches.
+#[test]
+fn export_to_qdrant_creates_the_collection_and_upserts_every_paper() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String, Value)>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (parts.next().unwrap().to_string(), parts.next().unwrap().to_string());
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (status, answer) = if method == "GET" {
+                    ("404 Not Found", r#"{"status":{"error":"Not found"}}"#)
+                } else {
+                    ("200 OK", r#"{"result":true,"status":"ok"}"#)
+                };
+                log.lock().unwrap().push((method, path, body));
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(reply.as_bytes()).unwrap();
+            }
+        }
+    });
+    let out = recommend(seed_index())
+        .args(["export", "--qdrant", &url, "--collection", "papers", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let papers = json(seed_index(), &["list"]).as_array().unwrap().len();
+    assert_eq!(report["points"], papers);
+    assert_eq!(report["created"], true);
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("GET", "/collections/papers"));
+    assert_eq!(seen[1].0, "PUT");
+    assert_eq!(seen[1].2["vectors"]["size"], 384);
+    assert_eq!(seen[1].2["vectors"]["distance"], "Cosine");
+    let upserted: usize = seen[2..]
+        .iter()
+        .filter(|r| r.1.starts_with("/collections/papers/points"))
+        .map(|r| r.2["points"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(upserted, papers);
+}

@@ -7,7 +7,10 @@ an Edge shard (cosine distance, the manifest's dimension) and checks, for every 
 Qdrant's recommend query with that paper as the positive example returns the same top 10 as
 `recommend similar --scoring cosine`. Run by `.ci/run` in a throwaway virtual environment:
 
-    python tests/qdrant_edge.py path/to/recommend path/to/index
+    python tests/qdrant_agreement.py path/to/recommend path/to/index
+
+(`cargo test --test cli qdrant` runs it on the seed index when QDRANT_EDGE_PYTHON names
+a Python with qdrant-edge-py installed.)
 """
 
 import json
