@@ -51,4 +51,7 @@ pub enum Mode {
         sweep: bool,
         settings: IndexSettings,
     },
+    Serve {
+        addr: std::net::SocketAddr,
+    },
 }
