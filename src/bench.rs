@@ -7,7 +7,7 @@
 
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, Role};
 use crate::index::{self, Index, IndexSettings};
-use crate::query::{self, PaperSpace, Scoring};
+use crate::query::{self, PaperSpace, SearchRequest, SimilarRequest};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -149,12 +149,13 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     for i in 0..cfg.queries.max(1) {
         let t = Instant::now();
         // What a `similar` process does after reading the index: prepare scores, rank.
-        let space = PaperSpace::new(&ix, Scoring::default());
-        let id = ix.paper_meta((i * 7919) % n)?.id;
-        let out = query::similar(&ix, &space, &id, 10)?;
+        let space = PaperSpace::new(&ix)?;
+        let req = SimilarRequest::new(ix.paper_meta((i * 7919) % n)?.id, 10);
+        let out = query::similar(&ix, &space, &req)?;
         std::hint::black_box(out);
         similar_ms.push(secs(t.elapsed()) * 1e3);
     }
+    let space = PaperSpace::new(&ix)?;
     let mut search_ms = Vec::new();
     let queries = [
         "환각을 줄이는 디코딩 방법",
@@ -164,7 +165,8 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     ];
     for i in 0..cfg.queries.max(1) {
         let t = Instant::now();
-        let out = query::search(&ix, &embedder, queries[i % queries.len()], 10, false)?;
+        let req = SearchRequest::new(queries[i % queries.len()], 10);
+        let out = query::search(&ix, &space, &embedder, &req)?;
         std::hint::black_box(out);
         search_ms.push(secs(t.elapsed()) * 1e3);
     }

@@ -59,16 +59,16 @@ fn run(mut o: Options, mode: Mode) -> Result<()> {
     embed::single_threaded_kernels();
     match mode {
         Mode::Index { paths, settings } => build_index(&mut o, &paths, settings)?,
-        Mode::Similar { id, k, scoring } => similar(&mut o, &id, k, scoring)?,
-        Mode::Search { query, k, graph } => search(&mut o, &query, k, graph)?,
+        Mode::Similar(req) => similar(&mut o, &req)?,
+        Mode::Search { req, graph } => search(&mut o, req, graph)?,
         Mode::List => list(&mut o)?,
         Mode::Show { id } => show(&mut o, &id)?,
         Mode::Embed { file, query } => embed_lines(&mut o, file.as_deref(), query)?,
         Mode::Bench(config) => o.printer.bench(&recommend::bench::run(&config)?)?,
-        Mode::Eval { sweep, settings } => {
+        Mode::Eval(config) => {
             let files = o.config.model_files()?;
             let options = o.config.build_options();
-            let report = recommend::eval::run(&files, options, settings, sweep, !o.quiet)?;
+            let report = recommend::eval::run(&files, options, &config)?;
             o.printer.eval(&report)?
         }
         Mode::Serve { addr } => serve(&mut o, addr)?,
@@ -103,19 +103,20 @@ fn open(o: &mut Options) -> Result<Index> {
     Ok(opened.index)
 }
 
-fn similar(o: &mut Options, id: &str, k: usize, scoring: query::Scoring) -> Result<()> {
+fn similar(o: &mut Options, req: &query::SimilarRequest) -> Result<()> {
     let ix = open(o)?;
-    let space = PaperSpace::new(&ix, scoring);
-    let out = query::similar(&ix, &space, id, k)?;
+    let space = PaperSpace::new(&ix)?;
+    let out = query::similar(&ix, &space, req)?;
     o.printer.similar(&out)?;
     Ok(())
 }
 
-fn search(o: &mut Options, text: &str, k: usize, graph: Option<bool>) -> Result<()> {
+fn search(o: &mut Options, mut req: query::SearchRequest, graph: Option<bool>) -> Result<()> {
     let ix = open(o)?;
+    let space = PaperSpace::new(&ix)?;
     let embedder = app::query_embedder(&ix, &o.config)?;
-    let use_graph = graph.unwrap_or(ix.passage_count() >= index::ann::EXACT_BELOW);
-    let out = query::search(&ix, &embedder, text, k, use_graph)?;
+    req.graph = graph.unwrap_or(ix.passage_count() >= index::ann::EXACT_BELOW);
+    let out = query::search(&ix, &space, &embedder, &req)?;
     o.printer.search(&out)?;
     Ok(())
 }

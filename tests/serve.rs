@@ -5,7 +5,7 @@
 mod common;
 
 use recommend::index::Index;
-use recommend::query::{self, PaperSpace, Scoring};
+use recommend::query::{self, PaperSpace, SimilarRequest};
 use recommend::serve::Server;
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -87,10 +87,36 @@ fn api_answers_with_the_cli_shapes() {
     // `similar` is the library's answer, unchanged.
     let similar = get("/api/similar?id=CAD&k=5").json();
     let ix = Index::open(&common::seed_index()).unwrap();
-    let expected = query::similar(&ix, &PaperSpace::new(&ix, Scoring::Csls), "CAD", 5).unwrap();
+    let space = PaperSpace::new(&ix).unwrap();
+    let expected = query::similar(&ix, &space, &SimilarRequest::new("CAD", 5)).unwrap();
     let expected: Value = serde_json::from_str(&serde_json::to_string(&expected).unwrap()).unwrap();
     assert_eq!(similar, expected);
     assert!(similar["results"][0]["why"]["query_passage"].is_string());
+
+    // Several seeds, a paper to avoid and a filter: `query::similar` with the same request.
+    let mut req = SimilarRequest::new("CAD", 10);
+    req.ids.push("SelfRAG".into());
+    req.not.push(ids(&similar)[0].clone());
+    req.filter.since = Some("2023-06".parse().unwrap());
+    let path = format!(
+        "/api/similar?id=CAD&id=SelfRAG&not={}&since=2023-06",
+        req.not[0]
+    );
+    let several = get(&path).json();
+    let expected = query::similar(&ix, &space, &req).unwrap();
+    let expected: Value = serde_json::from_str(&serde_json::to_string(&expected).unwrap()).unwrap();
+    assert_eq!(several, expected);
+    assert_eq!(several["also"][0]["id"], "SelfRAG");
+    assert_eq!(several["not"][0]["id"], req.not[0].as_str());
+    let dated: Vec<String> = ids(&several);
+    assert!(!dated.contains(&req.not[0]) && !dated.is_empty());
+    for id in &dated {
+        let date = rows.iter().find(|r| r["id"] == id.as_str()).unwrap()["date"].clone();
+        assert!(
+            date.as_str().is_some_and(|d| d >= "2023-06"),
+            "{id}: {date}"
+        );
+    }
 
     let found = get("/api/search?q=%EC%96%B8%EC%96%B4+%EB%AA%A8%EB%8D%B8%EC%9D%B4+%EC%99%B8%EB%B6%80+%EB%8F%84%EA%B5%AC+API%EB%A5%BC+%ED%98%B8%EC%B6%9C&k=3").json();
     assert!(ids(&found).iter().any(|id| id == "Toolformer"), "{found}");
@@ -129,6 +155,24 @@ fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
         let e = a.json();
         assert!(e["error"].as_str().unwrap().contains(needle), "{path}: {e}");
     }
+    // Filters and seeds that cannot be answered are the client's mistake too.
+    for (path, needle) in [
+        ("/api/similar?id=CAD&since=2024-1", "since"),
+        (
+            "/api/similar?id=CAD&since=2024-05&until=2024-01",
+            "no date can pass",
+        ),
+        ("/api/similar?id=CAD&not=CAD", "both a seed"),
+        ("/api/search?q=rag&until=May", "until"),
+    ] {
+        let a = get(path);
+        assert_eq!(a.status, 400, "{path}: {}", a.body);
+        let e = a.json();
+        assert!(e["error"].as_str().unwrap().contains(needle), "{path}: {e}");
+    }
+    let a = get("/api/similar?id=CAD&tag=Retreival");
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["suggestion"], "Retrieval");
     // An unknown id: 404 with the suggestion, in the API and on the page.
     let a = get("/api/similar?id=CDA");
     assert_eq!(a.status, 404);
@@ -210,6 +254,45 @@ fn pages_show_the_papers_and_the_neighbours() {
     let oldest = dates(&get("/?sort=oldest").body);
     assert!(oldest.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(get("/?sort=sideways").status, 400);
+    // The date header flips the order and keeps the filters.
+    assert!(home.body.contains("href=\"/?sort=oldest\""));
+    assert!(get("/?tag=LLM")
+        .body
+        .contains("href=\"/?tag=LLM&amp;sort=oldest\""));
+
+    // Filters: the list holds exactly the papers that pass them.
+    let all = get("/api/papers").json();
+    let rows = all.as_array().unwrap();
+    let in_range = dates(&get("/?since=2024-01&until=2024-03").body);
+    let expected = rows
+        .iter()
+        .filter_map(|r| r["date"].as_str())
+        .filter(|d| ("2024-01".."2024-04").contains(d))
+        .count();
+    assert!(expected > 0 && expected < rows.len());
+    assert_eq!(in_range.len(), expected, "{in_range:?}");
+    let tagged = get("/?tag=retrieval").body;
+    let expected = rows
+        .iter()
+        .filter(|r| {
+            r["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "Retrieval")
+        })
+        .count();
+    assert!(expected > 0);
+    assert_eq!(tagged.matches("<tr data-id=").count(), expected);
+    assert!(tagged.contains(&format!("<h1>{expected} papers of {}</h1>", rows.len())));
+    let bad = get("/?tag=Retreival");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("Did you mean “Retrieval”?"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(get("/?since=2024-13").status, 400);
 
     let paper = get("/paper/CAD");
     assert_eq!(paper.status, 200);
@@ -262,21 +345,28 @@ fn hostile_corpus(dir: &Path) -> PathBuf {
 }
 
 /// Tags of `html` that the hostile corpus would have made live: an element it names, an
-/// event-handler attribute, a `javascript:` link. Escaped text holds no `<`, so every `<`
-/// in the page starts a real tag; the page's own tags are none of these.
+/// event-handler attribute, a `javascript:` link. Escaped text holds no `<`, and an escaped
+/// attribute value no `"` or `>`, so every `<` in the page starts a real tag and the text
+/// between quotes is a value (shown, never run); the page's own tags are none of these.
 fn live_markup(html: &str) -> Vec<String> {
     html.split('<')
         .skip(1)
         .map(|rest| rest.split('>').next().unwrap_or("").to_ascii_lowercase())
         .filter(|tag| {
-            let name = tag.split_whitespace().next().unwrap_or("");
+            // The tag without its quoted values: names and attributes only.
+            let bare: String = tag.split('"').step_by(2).collect::<Vec<_>>().join("\"\"");
+            let name = bare.split_whitespace().next().unwrap_or("");
             let foreign = ["img", "svg", "iframe", "b"].contains(&name)
                 || (name == "script" && !tag.contains("src=\"/assets/"));
-            let handler = tag
+            let handler = bare
                 .split_whitespace()
                 .skip(1)
                 .any(|attr| attr.starts_with("on"));
-            foreign || handler || tag.contains("javascript:")
+            let link = ["href=", "src=", "action="].iter().any(|a| {
+                tag.contains(&format!("{a}\"javascript:"))
+                    || tag.contains(&format!("{a}javascript:"))
+            });
+            foreign || handler || link
         })
         .collect()
 }

@@ -9,8 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use recommend::app::{self, Config};
 use recommend::chunk::ChunkParams;
 use recommend::embed::{self, DeviceKind, Pooling, Precision};
+use recommend::eval::EvalConfig;
 use recommend::index::{IndexSettings, PaperVector};
-use recommend::query::Scoring;
+use recommend::query::{
+    Filter, Fusion, PartialDate, Scoring, SearchRequest, Seeds, SimilarRequest,
+};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -86,21 +89,33 @@ struct BuildArgs {
 enum Command {
     /// Read, chunk, embed and index papers (only what changed since the last run).
     Index(BuildArgs),
-    /// Papers like the given one, with the passages that made them similar.
+    /// Papers like the given ones (and unlike others), with the passages that made them
+    /// similar.
     Similar {
+        /// A seed paper; repeat for a reading list (`--id A --id B`).
+        #[arg(long, required = true)]
+        id: Vec<String>,
+        /// A paper whose neighbours are not wanted; repeatable.
         #[arg(long)]
-        id: String,
+        not: Vec<String>,
         #[arg(short, default_value_t = 10)]
         k: usize,
         /// Paper-to-paper scoring.
-        #[arg(long, default_value = "csls")]
+        #[arg(long, default_value_t = Scoring::default(), ignore_case = true)]
         scoring: Scoring,
+        /// How several seeds combine: each candidate's best seed, or the seeds merged.
+        #[arg(long, default_value_t = Seeds::default(), ignore_case = true)]
+        seeds: Seeds,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Papers matching a free-text query in any language.
     Search {
         query: String,
         #[arg(short, default_value_t = 10)]
         k: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Scan every passage exactly (default below 5,000 passages).
         #[arg(long, conflicts_with = "hnsw")]
         exact: bool,
@@ -136,9 +151,16 @@ enum Command {
     },
     /// Quality on the seed corpus: cross-lingual retrieval, related papers, free-text search.
     Eval {
-        /// Compare pooling, paper vectors, scoring and noise settings (slow: re-embeds).
+        /// Where the evaluated indexes and cached vectors are kept between runs
+        /// [default: `eval/` inside the index directory].
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Compare scorings, fusion weights, seed strategies, paper vectors and noise.
         #[arg(long)]
         sweep: bool,
+        /// Also compare poolings (the first run embeds the seed corpus once per pooling).
+        #[arg(long)]
+        sweep_pooling: bool,
         /// Max model ids per passage of the evaluated index.
         #[arg(long, default_value_t = ChunkParams::default().max_tokens)]
         max_tokens: usize,
@@ -152,6 +174,34 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: std::net::SocketAddr,
     },
+}
+
+/// Which papers `similar` and `search` may return.
+#[derive(Args)]
+struct FilterArgs {
+    /// Only papers dated on or after this month or day (YYYY-MM or YYYY-MM-DD).
+    #[arg(long)]
+    since: Option<PartialDate>,
+    /// Only papers dated on or before this month or day (YYYY-MM or YYYY-MM-DD).
+    #[arg(long)]
+    until: Option<PartialDate>,
+    /// Only papers from this source: a file name (or part of it) or a feed title.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only papers with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(self) -> Filter {
+        Filter {
+            since: self.since,
+            until: self.until,
+            source: self.source,
+            tag: self.tag,
+        }
+    }
 }
 
 /// `--precision`: a `Precision` name, and a pointer to int8 for the removed `quantized`.
@@ -210,15 +260,33 @@ impl Cli {
                     },
                 }
             }
-            Command::Similar { id, k, scoring } => Mode::Similar { id, k, scoring },
+            Command::Similar {
+                id,
+                not,
+                k,
+                scoring,
+                seeds,
+                filter,
+            } => Mode::Similar(SimilarRequest {
+                ids: id,
+                not,
+                k,
+                scoring,
+                seeds,
+                fusion: Fusion::default(),
+                filter: filter.filter(),
+            }),
             Command::Search {
                 query,
                 k,
+                filter,
                 exact,
                 hnsw,
             } => Mode::Search {
-                query,
-                k,
+                req: SearchRequest {
+                    filter: filter.filter(),
+                    ..SearchRequest::new(query, k)
+                },
                 graph: match (exact, hnsw) {
                     (true, _) => Some(false),
                     (_, true) => Some(true),
@@ -244,16 +312,21 @@ impl Cli {
                 queries,
             }),
             Command::Eval {
+                cache,
                 sweep,
+                sweep_pooling,
                 max_tokens,
                 overlap,
-            } => Mode::Eval {
-                sweep,
+            } => Mode::Eval(EvalConfig {
+                cache: cache.unwrap_or_else(|| config.index.join("eval")),
                 settings: IndexSettings {
                     chunking: chunking(max_tokens, overlap)?,
                     ..Default::default()
                 },
-            },
+                sweep: sweep || sweep_pooling,
+                sweep_pooling,
+                verbose: !g.quiet,
+            }),
             Command::Serve { addr } => Mode::Serve { addr },
         };
         let options = Options {
@@ -291,6 +364,7 @@ mod tests {
         names_match_serde::<Pooling>();
         names_match_serde::<Precision>();
         names_match_serde::<Scoring>();
+        names_match_serde::<Seeds>();
         names_match_serde::<PaperVector>();
         assert_eq!(Pooling::Ditto.to_string(), "ditto");
         assert_eq!(Precision::Int8.to_string(), "int8");
@@ -306,10 +380,10 @@ mod tests {
         let (_, mode) = parse(&["similar", "--id", "CAD", "--scoring", "maxsim"]).unwrap();
         assert!(matches!(
             mode,
-            Mode::Similar {
+            Mode::Similar(SimilarRequest {
                 scoring: Scoring::MaxSim,
                 ..
-            }
+            })
         ));
         let (o, _) = parse(&["list"]).unwrap();
         assert_eq!((o.config.precision, o.config.pooling), (None, None));

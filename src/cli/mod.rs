@@ -9,7 +9,7 @@ pub mod progress;
 
 use recommend::app::Config;
 use recommend::index::IndexSettings;
-use recommend::query::Scoring;
+use recommend::query::{SearchRequest, SimilarRequest};
 use std::path::PathBuf;
 
 /// Settings every mode shares.
@@ -26,14 +26,10 @@ pub enum Mode {
         paths: Vec<PathBuf>,
         settings: IndexSettings,
     },
-    Similar {
-        id: String,
-        k: usize,
-        scoring: Scoring,
-    },
+    Similar(SimilarRequest),
     Search {
-        query: String,
-        k: usize,
+        /// `req.graph` is decided by `graph` once the index is open.
+        req: SearchRequest,
         /// `Some(true)`: the HNSW graph, `Some(false)`: exact scan, `None`: by index size.
         graph: Option<bool>,
     },
@@ -47,10 +43,7 @@ pub enum Mode {
         query: bool,
     },
     Bench(recommend::bench::BenchConfig),
-    Eval {
-        sweep: bool,
-        settings: IndexSettings,
-    },
+    Eval(recommend::eval::EvalConfig),
     Serve {
         addr: std::net::SocketAddr,
     },

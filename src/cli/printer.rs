@@ -151,10 +151,20 @@ impl<W: Write> Printer for Text<W> {
 
     fn similar(&mut self, s: &Similar) -> io::Result<()> {
         let o = &mut self.out;
-        writeln!(o, "Papers like {} — {}\n", s.query.id, s.query.title)?;
+        writeln!(o, "Papers like {} — {}", s.query.id, s.query.title)?;
+        for p in &s.also {
+            writeln!(o, "       and {} — {}", p.id, p.title)?;
+        }
+        for p in &s.not {
+            writeln!(o, "   but not {} — {}", p.id, p.title)?;
+        }
+        writeln!(o)?;
         for (n, r) in s.results.iter().enumerate() {
             writeln!(o, "{:>2}. {:<14} {:.3}  {}", n + 1, r.id, r.score, r.title)?;
-            writeln!(o, "      this: {}", clip(&r.why.query_passage, 150))?;
+            match &r.why.seed {
+                Some(seed) => writeln!(o, "      {seed}: {}", clip(&r.why.query_passage, 150))?,
+                None => writeln!(o, "      this: {}", clip(&r.why.query_passage, 150))?,
+            }
             writeln!(o, "      that: {}", clip(&r.why.match_passage, 150))?;
         }
         Ok(())
@@ -264,6 +274,8 @@ mod tests {
                 id: "CAD".into(),
                 title: "Context-aware decoding".into(),
             },
+            also: Vec::new(),
+            not: Vec::new(),
             results: vec![SimilarHit {
                 id: "SelfRAG".into(),
                 title: "Self-RAG".into(),
@@ -271,6 +283,7 @@ mod tests {
                 why: Why {
                     query_passage: "line one\nline two".into(),
                     match_passage: "x".repeat(400),
+                    seed: None,
                 },
             }],
         }

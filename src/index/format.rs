@@ -20,6 +20,8 @@ pub const VECTORS: &str = "vectors.f32";
 pub const HUBNESS: &str = "hubness.f32";
 /// Each paper's 2-D map position `(x, y)` (see `crate::layout`), in paper order.
 pub const MAP: &str = "map.f32";
+/// Term statistics for lexical scoring (written by `query::lexical`).
+pub const LEXICAL: &str = "lexical.bin";
 pub const PAPER_GRAPH: &str = "papers";
 pub const CHUNK_GRAPH: &str = "chunks";
 
@@ -102,6 +104,9 @@ pub struct PaperMeta {
     pub date: Option<String>,
     /// Files the paper was read from, as given to `index`.
     pub sources: Vec<String>,
+    /// Title of the feed it came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
     /// The post's link (the first of the paper's links).
     pub url: Option<String>,
     pub venue: Option<String>,
@@ -117,6 +122,7 @@ impl From<&Paper> for PaperMeta {
             title_ko: p.title_ko.clone(),
             date: p.date.clone(),
             sources: p.sources.clone(),
+            feed: p.feed.clone(),
             url: p.urls.first().cloned(),
             venue: p.venue.clone(),
             tags: p.tags.clone(),

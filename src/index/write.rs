@@ -123,5 +123,12 @@ pub(super) fn write(
     gen.put(HUBNESS, &f32_bytes(&hubness))?;
     let map: Vec<f32> = crate::layout::layout(&centered, dim).concat();
     gen.put(MAP, &f32_bytes(&map))?;
+    let lexical = crate::query::lexical::LexicalStats::of_papers(
+        papers,
+        chunks
+            .iter()
+            .map(|c| (c.chunk.paper.as_str(), c.chunk.text.as_str())),
+    );
+    gen.put(LEXICAL, &lexical.to_bytes())?;
     gen.finish(root, model, settings, sources, papers.len(), chunks.len())
 }

@@ -4,7 +4,9 @@ use super::params::Params;
 use super::{Failure, Reply, State};
 use crate::app::PaperRow;
 use crate::index::ann;
-use crate::query::{self, Scoring, Search, Similar};
+use crate::query::{
+    self, Filter, PartialDate, Scoring, Search, SearchRequest, Seeds, Similar, SimilarRequest,
+};
 use serde::Serialize;
 
 /// Results when a request does not say `k`.
@@ -29,14 +31,41 @@ pub fn paper(state: &State, id: &str) -> Reply {
     }
 }
 
-/// `similar` for a request's parameters (`id`, `k`, `scoring`).
+/// The filter of a request's parameters (`since`, `until`, `source`, `tag`).
+pub fn filter_of(p: &Params) -> Result<Filter, Failure> {
+    let date = |key: &str| -> Result<Option<PartialDate>, Failure> {
+        p.one(key)?
+            .map(|v| {
+                v.parse::<PartialDate>()
+                    .map_err(|e| Failure::bad(format!("`{key}`: {e}")))
+            })
+            .transpose()
+    };
+    Ok(Filter {
+        since: date("since")?,
+        until: date("until")?,
+        source: p.one("source")?.map(str::to_string),
+        tag: p.one("tag")?.map(str::to_string),
+    })
+}
+
+/// `similar` for a request's parameters: `id` (repeatable), `not` (repeatable), `k`,
+/// `scoring`, `seeds` and the filter; the ranking is `query::similar`'s.
 pub fn similar_of(state: &State, p: &Params) -> Result<Similar, Failure> {
-    let k = p.k(DEFAULT_K)?;
-    let scoring = p.choice::<Scoring>("scoring")?.unwrap_or_default();
-    let id = p
-        .one("id")?
-        .ok_or_else(|| Failure::bad("`id` is required: /api/similar?id=CAD"))?;
-    Ok(query::similar(&state.index, state.space(scoring), id, k)?)
+    let ids: Vec<String> = p.all("id")?.into_iter().map(str::to_string).collect();
+    if ids.is_empty() {
+        return Err(Failure::bad("`id` is required: /api/similar?id=CAD"));
+    }
+    let req = SimilarRequest {
+        ids,
+        not: p.all("not")?.into_iter().map(str::to_string).collect(),
+        k: p.k(DEFAULT_K)?,
+        scoring: p.choice::<Scoring>("scoring")?.unwrap_or_default(),
+        seeds: p.choice::<Seeds>("seeds")?.unwrap_or_default(),
+        filter: filter_of(p)?,
+        ..SimilarRequest::new("", DEFAULT_K)
+    };
+    Ok(query::similar(&state.index, &state.space, &req)?)
 }
 
 pub fn similar(state: &State, p: &Params) -> Reply {
@@ -46,20 +75,32 @@ pub fn similar(state: &State, p: &Params) -> Reply {
     }
 }
 
-/// `search` for a request's parameters (`q`, `k`).
+/// `search` for a request's parameters (`q`, `k` and the filter); the query text is
+/// embedded with whatever other searches are waiting (see `batch`).
 pub fn search_of(state: &State, p: &Params) -> Result<Search, Failure> {
-    let k = p.k(DEFAULT_K)?;
     let q = p
         .one("q")?
         .ok_or_else(|| Failure::bad("`q` is required: /api/search?q=retrieval"))?;
+    let req = SearchRequest {
+        k: p.k(DEFAULT_K)?,
+        filter: filter_of(p)?,
+        graph: state.index.passage_count() >= ann::EXACT_BELOW,
+        ..SearchRequest::new(q, DEFAULT_K)
+    };
+    // Check the filter before the (costly) embedding: a bad one answers at once.
+    req.filter.check(&state.papers)?;
     let searcher = state.searcher().ok_or_else(|| Failure {
         status: 503,
         message: "this server was started without a model: search is off".into(),
         suggestion: None,
     })?;
     let vector = searcher.embed(q)?;
-    let use_graph = state.index.passage_count() >= ann::EXACT_BELOW;
-    Ok(query::search_vector(&state.index, &vector, k, use_graph)?)
+    Ok(query::search_with_vector(
+        &state.index,
+        &state.space,
+        &req,
+        &vector,
+    )?)
 }
 
 pub fn search(state: &State, p: &Params) -> Reply {

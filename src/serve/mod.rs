@@ -127,10 +127,27 @@ impl From<crate::corpus::ids::UnknownId> for Failure {
     }
 }
 
+impl From<crate::query::FilterError> for Failure {
+    fn from(e: crate::query::FilterError) -> Self {
+        use crate::query::FilterError::*;
+        let suggestion = match &e {
+            UnknownSource { suggestion, .. } | UnknownTag { suggestion, .. } => suggestion.clone(),
+            _ => None,
+        };
+        Self {
+            suggestion,
+            ..Failure::bad(e.to_string())
+        }
+    }
+}
+
 impl From<crate::query::QueryError> for Failure {
     fn from(e: crate::query::QueryError) -> Self {
+        use crate::query::QueryError::*;
         match e {
-            crate::query::QueryError::UnknownId(e) => e.into(),
+            UnknownId(e) => e.into(),
+            Filter(e) => e.into(),
+            e @ (NoSeed | SeedAndNot(_)) => Failure::bad(e.to_string()),
             e => Failure::internal(e.to_string()),
         }
     }

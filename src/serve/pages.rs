@@ -53,63 +53,74 @@ fn safe_link(url: &str) -> Option<&str> {
 }
 
 fn error_page(f: &Failure) -> Reply {
+    let title = if f.status == 404 {
+        "Not found"
+    } else {
+        "Bad request"
+    };
     let body = html! {
         section.error {
             h1 { (f.message) }
             @if let Some(s) = &f.suggestion {
-                p { "Did you mean " a href={ "/paper/" (s) } { (s) } "?" }
+                // An unknown paper suggests a paper; a bad filter a source or tag name.
+                @if f.status == 404 {
+                    p { "Did you mean " a href={ "/paper/" (s) } { (s) } "?" }
+                } @else {
+                    p { "Did you mean “" (s) "”?" }
+                }
             }
             p { a href="/" { "All papers" } }
         }
     };
-    Reply::html(f.status, layout("Not found", "", body, None))
+    Reply::html(f.status, layout(title, "", body, None))
 }
 
 pub fn not_found(path: &str) -> Reply {
     error_page(&Failure::not_found(format!("Nothing at {path}")))
 }
 
-/// `/`: the search box and the papers, or the search results for `q`.
+/// `/`: the papers (or the search results for `q`), narrowed by the filters of `similar`
+/// and `search` (`since`, `until`, `source`, `tag`) and sorted by date.
 pub fn home(state: &State, p: &Params) -> Reply {
-    let q = match p.one("q") {
-        Ok(q) => q.unwrap_or(""),
-        Err(f) => return error_page(&f),
-    };
+    match home_body(state, p) {
+        Ok((title, q, body)) => Reply::html(200, layout(&title, &q, body, None)),
+        Err(f) => error_page(&f),
+    }
+}
+
+fn home_body(state: &State, p: &Params) -> Result<(String, String, Markup), Failure> {
+    let q = p.one("q")?.unwrap_or("").to_string();
+    let order = p.choice::<Order>("sort")?.unwrap_or_default();
+    let filter = api::filter_of(p)?;
+    filter.check(&state.papers)?;
     let results = if q.is_empty() {
         None
     } else {
-        match api::search_of(state, p) {
-            Ok(s) => Some(s),
-            Err(f) => return error_page(&f),
-        }
+        Some(api::search_of(state, p)?)
     };
-    let order = match p.choice::<Order>("sort") {
-        Ok(o) => o.unwrap_or_default(),
-        Err(f) => return error_page(&f),
-    };
-    let mut papers: Vec<&PaperMeta> = state.papers.iter().collect();
-    // Newest first; papers without a date after the dated ones either way.
+    let mut papers: Vec<&PaperMeta> = state.papers.iter().filter(|m| filter.allows(m)).collect();
+    // Newest first (or oldest); papers without a date after the dated ones either way.
     papers.sort_by(|a, b| match (&a.date, &b.date) {
         (Some(x), Some(y)) if order == Order::Oldest => x.cmp(y),
         (Some(x), Some(y)) => y.cmp(x),
         (x, y) => y.is_some().cmp(&x.is_some()),
     });
     let body = html! {
+        (filter_form(state, p, &q, order))
         @if let Some(found) = &results {
             h1 { "Papers for “" (q) "”" }
             (search_results(found))
         } @else {
-            h1 { (papers.len()) " papers" }
-            p.sort {
-                "Sorted by date: "
-                @if order == Order::Newest { b { "newest first" } " · " a href="/?sort=oldest" { "oldest first" } }
-                @else { a href="/?sort=newest" { "newest first" } " · " b { "oldest first" } }
-            }
-            (paper_table(papers))
+            h1 { (papers.len()) " papers" @if !filter.is_empty() { " of " (state.papers.len()) } }
+            (paper_table(papers, &with_param(p, "sort", order.other().name()), order))
         }
     };
-    let title = if q.is_empty() { "Papers" } else { q };
-    Reply::html(200, layout(title, q, body, None))
+    let title = if q.is_empty() {
+        "Papers".to_string()
+    } else {
+        q.clone()
+    };
+    Ok((title, q, body))
 }
 
 /// The order of the home page's list.
@@ -118,6 +129,82 @@ enum Order {
     #[default]
     Newest,
     Oldest,
+}
+
+impl Order {
+    fn other(self) -> Self {
+        match self {
+            Order::Newest => Order::Oldest,
+            Order::Oldest => Order::Newest,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Order::Newest => "newest",
+            Order::Oldest => "oldest",
+        }
+    }
+}
+
+/// This page's query string with `key` set to `value` (the other parameters kept).
+fn with_param(p: &Params, key: &str, value: &str) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in p.pairs().filter(|(k, _)| *k != key) {
+        out.append_pair(k, v);
+    }
+    out.append_pair(key, value);
+    format!("/?{}", out.finish())
+}
+
+/// Date range, source and tag (the collection's own sources and tags to choose from), and
+/// the order; a search keeps them.
+fn filter_form(state: &State, p: &Params, q: &str, order: Order) -> Markup {
+    let value = |key: &str| p.one(key).ok().flatten().unwrap_or("").to_string();
+    let mut sources: Vec<&str> = state
+        .papers
+        .iter()
+        .flat_map(|m| m.sources.iter().map(|s| source_name(s)))
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut tags: Vec<&str> = state
+        .papers
+        .iter()
+        .flat_map(|m| m.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable_by_key(|t| t.to_lowercase());
+    tags.dedup_by_key(|t| t.to_lowercase());
+    let (source, tag) = (value("source"), value("tag"));
+    html! {
+        form.filters #filters action="/" method="get" {
+            @if !q.is_empty() { input type="hidden" name="q" value=(q); }
+            label { "From" input type="text" name="since" value=(value("since"))
+                placeholder="YYYY-MM" size="10" pattern="\\d{4}-\\d{2}(-\\d{2})?"; }
+            label { "To" input type="text" name="until" value=(value("until"))
+                placeholder="YYYY-MM" size="10" pattern="\\d{4}-\\d{2}(-\\d{2})?"; }
+            label { "Source"
+                select name="source" {
+                    option value="" { "any" }
+                    @for s in &sources { option value=(s) selected[*s == source] { (s) } }
+                }
+            }
+            label { "Tag"
+                select name="tag" {
+                    option value="" { "any" }
+                    @for t in &tags { option value=(t) selected[t.eq_ignore_ascii_case(&tag)] { (t) } }
+                }
+            }
+            label { "Sort by date"
+                select name="sort" {
+                    option value="newest" selected[order == Order::Newest] { "newest first" }
+                    option value="oldest" selected[order == Order::Oldest] { "oldest first" }
+                }
+            }
+            button type="submit" { "Apply" }
+            a.clear href="/" { "clear" }
+        }
+    }
 }
 
 fn search_results(found: &Search) -> Markup {
@@ -137,10 +224,15 @@ fn search_results(found: &Search) -> Markup {
     }
 }
 
-fn paper_table(papers: Vec<&PaperMeta>) -> Markup {
+fn paper_table(papers: Vec<&PaperMeta>, resort: &str, order: Order) -> Markup {
     html! {
         table.papers #papers {
-            thead { tr { th { "Date" } th { "Title" } th { "Source" } th { "Tags" } } }
+            thead { tr {
+                th { a.sort href=(resort) title="Sort by date" {
+                    "Date " (if order == Order::Newest { "↓" } else { "↑" })
+                } }
+                th { "Title" } th { "Source" } th { "Tags" }
+            } }
             tbody {
                 @for p in papers {
                     tr data-id=(p.id) {

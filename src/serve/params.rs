@@ -22,6 +22,11 @@ impl Params {
         Ok(Self(pairs))
     }
 
+    /// Every `(key, value)` pair, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every non-empty value of `key`.
     pub fn all(&self, key: &str) -> Result<Vec<&str>, Failure> {
         let values: Vec<&str> = self

@@ -1,16 +1,15 @@
-//! What the server holds for its whole life: the index, the paper spaces of the scorings
-//! asked for so far, the search embedder, the map.
+//! What the server holds for its whole life: the index, the paper space of the queries,
+//! the search embedder, the map.
 
 use super::batch::Batcher;
 use crate::embed::Embedder;
 use crate::index::{Index, PaperMeta, StoreError};
-use crate::query::{PaperSpace, Scoring};
-use std::sync::OnceLock;
+use crate::query::PaperSpace;
 
 pub struct State {
     pub index: Index,
-    /// One per scoring, prepared on first use (centering the vectors costs a pass over them).
-    spaces: Vec<(Scoring, OnceLock<PaperSpace>)>,
+    /// What every similarity query needs, prepared once (`query::PaperSpace`).
+    pub space: PaperSpace,
     /// `None` when serving without a model: search answers `503`.
     search: Option<Batcher>,
     /// Each paper's map position, in paper order.
@@ -43,26 +42,14 @@ impl State {
         let papers = (0..index.paper_count())
             .map(|i| index.paper_meta(i))
             .collect::<Result<_, _>>()?;
-        let spaces = <Scoring as clap::ValueEnum>::value_variants()
-            .iter()
-            .map(|&s| (s, OnceLock::new()))
-            .collect();
+        let space = PaperSpace::new(&index)?;
         Ok(Self {
             index,
-            spaces,
+            space,
             search: embedder.map(Batcher::new),
             map,
             papers,
         })
-    }
-
-    pub fn space(&self, scoring: Scoring) -> &PaperSpace {
-        let (_, cell) = self
-            .spaces
-            .iter()
-            .find(|(s, _)| *s == scoring)
-            .expect("a space for every scoring");
-        cell.get_or_init(|| PaperSpace::new(&self.index, scoring))
     }
 
     pub fn searcher(&self) -> Option<&Batcher> {
