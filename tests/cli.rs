@@ -765,12 +765,20 @@ fn export_writes_one_point_per_paper_or_passage_with_stable_ids() {
     let passages = export_lines(&["export", "--passages"]);
     let chunks = json(seed_index(), &["list"]).as_array().unwrap().len();
     assert!(passages.len() > chunks, "{} passages", passages.len());
-    assert!(passages[0]["payload"]["text"].as_str().is_some(), "{}", passages[0]);
+    assert!(
+        passages[0]["payload"]["text"].as_str().is_some(),
+        "{}",
+        passages[0]
+    );
 }
 
 fn export_lines(args: &[&str]) -> Vec<Value> {
     let out = recommend(seed_index()).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -784,7 +792,9 @@ fn export_lines(args: &[&str]) -> Vec<Value> {
 #[test]
 fn qdrant_edge_agrees_with_similar_cosine_on_every_seed_paper() {
     let Ok(python) = std::env::var("QDRANT_EDGE_PYTHON") else {
-        eprintln!("skipped: QDRANT_EDGE_PYTHON is not set (.ci/run sets it when PyPI is reachable)");
+        eprintln!(
+            "skipped: QDRANT_EDGE_PYTHON is not set (.ci/run sets it when PyPI is reachable)"
+        );
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qdrant_agreement.py");
@@ -824,7 +834,10 @@ fn export_to_qdrant_creates_the_collection_and_upserts_every_paper() {
                     break;
                 }
                 let mut parts = line.split_whitespace();
-                let (method, path) = (parts.next().unwrap().to_string(), parts.next().unwrap().to_string());
+                let (method, path) = (
+                    parts.next().unwrap().to_string(),
+                    parts.next().unwrap().to_string(),
+                );
                 let mut length = 0;
                 loop {
                     let mut h = String::new();
@@ -854,16 +867,30 @@ fn export_to_qdrant_creates_the_collection_and_upserts_every_paper() {
         }
     });
     let out = recommend(seed_index())
-        .args(["export", "--qdrant", &url, "--collection", "papers", "--json"])
+        .args([
+            "export",
+            "--qdrant",
+            &url,
+            "--collection",
+            "papers",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let papers = json(seed_index(), &["list"]).as_array().unwrap().len();
     assert_eq!(report["points"], papers);
     assert_eq!(report["created"], true);
     let seen = seen.lock().unwrap();
-    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("GET", "/collections/papers"));
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        ("GET", "/collections/papers")
+    );
     assert_eq!(seen[1].0, "PUT");
     assert_eq!(seen[1].2["vectors"]["size"], 384);
     assert_eq!(seen[1].2["vectors"]["distance"], "Cosine");

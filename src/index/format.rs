@@ -43,6 +43,8 @@ pub const PAPER_GRAPH: &str = "papers";
 pub const GRAPH_PARTS: [&str; 2] = ["hnsw.graph", "hnsw.data"];
 /// IVF lists over passage vectors (see `ivf`).
 pub const PASSAGE_IVF: &str = "passages.ivf";
+/// Each paper's 2-D map position `(x, y)` (see `crate::layout`), in paper order.
+pub const MAP: &str = "map.f32";
 /// Term statistics for lexical scoring (written by `query::lexical`).
 pub const LEXICAL: &str = "lexical.bin";
 

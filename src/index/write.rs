@@ -21,6 +21,7 @@ use super::mapped::{self, Header, MappedFile, Records, HEADER};
 use super::store::{self, StoreError};
 use crate::corpus::Paper;
 use bytemuck::Pod;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -479,6 +480,16 @@ impl IndexWriter {
             csls::hubness_graph(&centered, &graph)
         };
         gen.put_array(PAPER_HUBNESS, F32_ROWS, 1, &hubness)?;
+        // The web page's 2-D map (see `crate::layout`): linear in the collection above its
+        // refinement size, so it is computed for every index.
+        let mut table = vec![0f32; papers * dim];
+        table
+            .par_chunks_exact_mut(dim.max(1))
+            .enumerate()
+            .for_each(|(i, row)| ivf::RowSource::row(&centered, i, row));
+        let map: Vec<f32> = crate::layout::layout(&table, dim).concat();
+        drop(table);
+        gen.put(MAP, &super::vectors::f32_bytes(&map))?;
         drop(paper_file);
 
         let passage_file = gen.map(PASSAGE_VECTORS)?;
