@@ -36,6 +36,10 @@ struct Row {
     search_model_p50_ms: f64,
     search_model_p95_ms: f64,
     search_model_peak_mb: f64,
+    /// In process: loading the paper graph (hnsw_rs reads it whole), then one first stage
+    /// (graph walk for 200 candidates, re-scored exactly) plus the ten result rows' metadata.
+    graph_load_ms: f64,
+    first_stage_p50_ms: f64,
     similar_recall10: f64,
     search_recall10: f64,
     /// ef of the paper graph's walk and the candidates re-scored.
@@ -246,6 +250,25 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
     row.open_ms = percentile(&mut open, 0.5);
     let ix = Index::open(&dir).expect("opens");
     row.paper_graph_candidates = index::ivf::CANDIDATES;
+    let t = Instant::now();
+    ix.paper_graph().expect("paper graph");
+    row.graph_load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let center = ix.center();
+    let mut stage: Vec<f64> = (0..50)
+        .map(|i| {
+            let q = (i * 7_919 + 11) % n;
+            let t = Instant::now();
+            let qc = center.centered(ix.paper_vector(q));
+            let hits = ix
+                .nearest_papers(&qc, index::ivf::CANDIDATES, Scan::Approximate, &|_| true)
+                .expect("graph");
+            for h in hits.iter().take(10) {
+                std::hint::black_box(ix.paper_meta(h.0).expect("meta"));
+            }
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    row.first_stage_p50_ms = percentile(&mut stage, 0.5);
     let lists = ix.lists(index::Lists::Passages).expect("passage lists");
     (row.passage_lists, row.passage_probes) = (lists.lists(), lists.default_probes());
 
@@ -348,12 +371,12 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | similar recall@10 | search recall@10 |"
+        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | graph load | first stage p50 | similar recall@10 | search recall@10 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.3} | {:.3} |",
+            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} ms | {:.2} ms | {:.3} | {:.3} |",
             r.papers,
             r.passages,
             r.build_s,
@@ -369,6 +392,8 @@ fn main() {
             r.search_model_p50_ms,
             r.search_model_p95_ms,
             r.search_model_peak_mb,
+            r.graph_load_ms,
+            r.first_stage_p50_ms,
             r.similar_recall10,
             r.search_recall10
         );
