@@ -309,6 +309,7 @@ fn run(cli: Cli) -> Result<()> {
                 chunking: ChunkParams {
                     max_tokens: *max_tokens,
                     overlap_tokens: *overlap,
+                    ..Default::default()
                 },
                 ..Default::default()
             };
@@ -358,6 +359,7 @@ fn build_index(g: &Global, args: &BuildArgs) -> Result<index::BuildReport> {
         chunking: ChunkParams {
             max_tokens: args.max_tokens,
             overlap_tokens: args.overlap.min(args.max_tokens / 2),
+            ..Default::default()
         },
         paper_vector: args.paper_vector,
         noise: args.noise,
