@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let ix = Index::open(&root).unwrap();
             let space = PaperSpace::new(&ix, Scoring::default());
-            let id = ix.papers[3].id.clone();
+            let id = ix.paper_meta(3).unwrap().id;
             query::similar(&ix, &space, &id, 10).unwrap()
         })
     });

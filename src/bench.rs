@@ -125,13 +125,14 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     r.index_warm_s = Some(secs(warm.elapsed));
 
     let ix = Index::open(scratch.path())?;
-    let n = ix.papers.len();
+    let n = ix.paper_count();
     let mut similar_ms = Vec::new();
     for i in 0..cfg.queries.max(1) {
         let t = Instant::now();
         // What a `similar` process does after reading the index: prepare scores, rank.
         let space = PaperSpace::new(&ix, Scoring::default());
-        let out = query::similar(&ix, &space, &ix.papers[(i * 7919) % n].id, 10)?;
+        let id = ix.paper_meta((i * 7919) % n)?.id;
+        let out = query::similar(&ix, &space, &id, 10)?;
         std::hint::black_box(out);
         similar_ms.push(secs(t.elapsed()) * 1e3);
     }

@@ -121,14 +121,18 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// Finds a judged paper by id, else by title (the judges wrote both), in `papers`.
-fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
-    ids::find(papers, id).ok().or_else(|| {
-        let key = ids::paper_key(&Paper::new(title, ""));
-        papers
-            .iter()
-            .find(|p| !key.is_empty() && ids::paper_key(p) == key)
-    })
+/// Finds a judged paper by id, else by title (the judges wrote both), in `ix`; its ID.
+fn resolve(ix: &Index, id: &str, title: &str) -> Option<String> {
+    let row = ix.find(id).ok().or_else(|| {
+        let key = ids::title_key(title);
+        (0..ix.paper_count()).find(|&i| {
+            !key.is_empty()
+                && ix
+                    .paper_meta(i)
+                    .is_ok_and(|p| ids::title_key(&p.title) == key)
+        })
+    })?;
+    ix.paper_meta(row).ok().map(|p| p.id)
 }
 
 /// Korean and English abstract of each paper that has both (the weekly digests).
@@ -230,22 +234,22 @@ fn rank_figures(
     let space = PaperSpace::new(ix, scoring);
     let (mut ndcg, mut p5, mut nq) = (0.0, 0.0, 0);
     for q in &judged.queries {
-        let Some(qp) = resolve(&ix.papers, &q.id, &q.title) else {
+        let Some(qp) = resolve(ix, &q.id, &q.title) else {
             unresolved.push(format!("judged query paper {} not in the index", q.id));
             continue;
         };
         let grades: HashMap<String, u8> = q
             .related
             .iter()
-            .filter_map(|r| match resolve(&ix.papers, &r.id, &r.title) {
-                Some(p) => Some((p.id.clone(), r.grade)),
+            .filter_map(|r| match resolve(ix, &r.id, &r.title) {
+                Some(p) => Some((p, r.grade)),
                 None => {
                     unresolved.push(format!("judged paper {} not in the index", r.id));
                     None
                 }
             })
             .collect();
-        let Ok(out) = query::similar(ix, &space, &qp.id, 10) else {
+        let Ok(out) = query::similar(ix, &space, &qp, 10) else {
             continue;
         };
         let ranked: Vec<&str> = out.results.iter().map(|r| r.id.as_str()).collect();
@@ -255,16 +259,18 @@ fn rank_figures(
     }
     let (mut h1, mut h3, mut ns) = (0, 0, 0);
     for (q, qv) in queries.queries.iter().zip(query_vectors) {
-        let Some(expect) = resolve(&ix.papers, &q.expect, &q.title) else {
+        let Some(expect) = resolve(ix, &q.expect, &q.title) else {
             unresolved.push(format!("search target {} not in the index", q.expect));
             continue;
         };
-        let mut accepted = vec![expect.id.as_str()];
+        let mut accepted = vec![expect];
         accepted.extend(
             q.also
                 .iter()
-                .filter_map(|a| ids::find(&ix.papers, a).ok().map(|p| p.id.as_str())),
+                .filter_map(|a| ix.find(a).ok().and_then(|i| ix.paper_meta(i).ok()))
+                .map(|p| p.id),
         );
+        let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
         let Ok(out) = query::search_vector(ix, qv, 3, false) else {
             continue;
         };
@@ -294,27 +300,11 @@ fn with_noise(ix: &Index, sigma: f32) -> Index {
     use rand::SeedableRng;
     // Seeded: an eval figure should not move between runs.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut chunk_vectors = ix.chunk_vectors.clone();
+    let mut chunk_vectors = ix.passage_vectors().to_vec();
     for row in chunk_vectors.chunks_exact_mut(ix.dim()) {
         index::add_noise(row, sigma, &mut rng);
     }
-    rebuild_papers(ix, chunk_vectors, ix.manifest.settings.paper_vector)
-}
-
-fn rebuild_papers(ix: &Index, chunk_vectors: Vec<f32>, mode: PaperVector) -> Index {
-    let chunks: Vec<_> = ix.chunks.iter().map(|c| c.chunk.clone()).collect();
-    let paper_vectors = index::paper_vectors(&ix.papers, &chunks, &chunk_vectors, ix.dim(), mode);
-    let mut manifest = ix.manifest.clone();
-    manifest.settings.paper_vector = mode;
-    Index {
-        dir: ix.dir.clone(),
-        manifest,
-        papers: ix.papers.clone(),
-        chunks: ix.chunks.clone(),
-        chunk_vectors,
-        hubness: index::csls::paper_hubness(&paper_vectors, ix.dim()),
-        paper_vectors,
-    }
+    ix.with_passage_vectors(chunk_vectors, ix.manifest().settings.paper_vector)
 }
 
 /// Runs the evaluation. Without `sweep`, one row: the default settings.
@@ -352,7 +342,10 @@ pub fn run(
         let embedder = Embedder::load(files, opts)?;
         let qtexts: Vec<&str> = queries.queries.iter().map(|q| q.query.as_str()).collect();
         let qvecs = embedder.embed(&qtexts, Role::Query)?;
-        let pairs = abstract_pairs(&ix.papers);
+        let papers = (0..ix.paper_count())
+            .map(|i| ix.paper(i))
+            .collect::<Result<Vec<Paper>, _>>()?;
+        let pairs = abstract_pairs(&papers);
         let ko: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
         let en: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
         let (kov, env) = if pairs.is_empty() {
@@ -383,7 +376,7 @@ pub fn run(
         };
         for &mode in modes {
             for &scoring in scorings {
-                let v = rebuild_papers(&ix, ix.chunk_vectors.clone(), mode);
+                let v = ix.with_passage_vectors(ix.passage_vectors().to_vec(), mode);
                 variants.push((
                     format!("{pooling} pooling, {mode:?} papers, {scoring:?}"),
                     v,

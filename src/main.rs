@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use recommend::chunk::ChunkParams;
-use recommend::corpus::{self, ids};
+use recommend::corpus;
 use recommend::embed::{
     self, DeviceKind, EmbedOptions, EmbedStats, Embedder, Pooling, Precision, Role,
 };
@@ -209,7 +209,7 @@ fn run(cli: Cli) -> Result<()> {
             let files = embed::source::resolve(g.model.as_deref())?;
             check_model(&ix, &files)?;
             let embedder = Embedder::load(&files, embed_options(g))?;
-            let use_graph = *hnsw || (!exact && ix.chunks.len() >= index::ann::EXACT_BELOW);
+            let use_graph = *hnsw || (!exact && ix.passage_count() >= index::ann::EXACT_BELOW);
             let out = query::search(&ix, &embedder, query, *k, use_graph)?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -222,22 +222,24 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::List => {
             let ix = open_or_build(g)?;
+            let papers = (0..ix.paper_count())
+                .map(|i| ix.paper_meta(i))
+                .collect::<Result<Vec<_>, _>>()?;
             if g.json {
-                let rows: Vec<_> = ix
-                    .papers
+                let rows: Vec<_> = papers
                     .iter()
                     .map(|p| {
                         serde_json::json!({
                             "id": p.id, "title": p.title, "title_ko": p.title_ko,
                             "source": p.sources.first(), "sources": p.sources,
-                            "url": p.urls.first(), "date": p.date, "venue": p.venue,
+                            "url": p.url, "date": p.date, "venue": p.venue,
                             "tags": p.tags, "title_only": p.title_only,
                         })
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                for p in &ix.papers {
+                for p in &papers {
                     let source = p.sources.first().map(|s| file_name(s)).unwrap_or_default();
                     println!(
                         "{:<16} {:<10} {:<26} {}",
@@ -251,9 +253,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Show { id } => {
             let ix = open_or_build(g)?;
-            let p = ids::find(&ix.papers, id)?;
+            let p = ix.paper(ix.find(id)?)?;
             if g.json {
-                println!("{}", serde_json::to_string_pretty(p)?);
+                println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
                 println!("{} — {}", p.id, p.title);
                 if let Some(ko) = &p.title_ko {
@@ -450,11 +452,11 @@ fn open_or_build(g: &Global) -> Result<Index> {
 /// A query must be embedded by the model that embedded the index.
 fn check_model(ix: &Index, files: &embed::ModelFiles) -> Result<()> {
     let fp = embed::source::fingerprint(files)?;
-    if fp != ix.manifest.model.fingerprint {
+    if fp != ix.manifest().model.fingerprint {
         bail!(
             "the index in {} was built with model {}, not {}: run `recommend index` with this model",
-            ix.dir.parent().unwrap_or(&ix.dir).display(),
-            ix.manifest.model.name,
+            ix.dir().parent().unwrap_or(ix.dir()).display(),
+            ix.manifest().model.name,
             files.name
         );
     }

@@ -5,6 +5,7 @@ use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
 use crate::index::{ann, csls, Index};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// How two papers are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -93,19 +94,22 @@ pub struct PaperSpace {
 impl PaperSpace {
     pub fn new(index: &Index, scoring: Scoring) -> Self {
         let dim = index.dim();
-        let n = index.papers.len();
+        let n = index.paper_count();
         let vectors = if matches!(scoring, Scoring::Centered | Scoring::Csls) {
-            csls::centered(&index.paper_vectors, dim)
+            csls::centered(index.paper_vectors(), dim)
         } else {
-            index.paper_vectors.clone()
+            index.paper_vectors().to_vec()
         };
         let hubness = if scoring == Scoring::Csls {
-            index.hubness.clone()
+            index.hubness().to_vec()
         } else {
             vec![0.0; n]
         };
         let (by_paper, chunk_vectors) = if scoring == Scoring::MaxSim {
-            (index.chunks_by_paper(), index.chunk_vectors.clone())
+            (
+                (0..n).map(|i| index.passages_of(i).collect()).collect(),
+                index.passage_vectors().to_vec(),
+            )
         } else {
             (Vec::new(), Vec::new())
         };
@@ -156,62 +160,50 @@ impl PaperSpace {
     }
 }
 
-fn passage(index: &Index, chunk: usize) -> String {
-    let c = &index.chunks[chunk].chunk;
-    if c.text.is_empty() {
-        c.title.clone()
-    } else {
-        c.text.clone()
-    }
-}
-
 /// Papers like paper `id`, best first, never the paper itself.
 pub fn similar(
     index: &Index,
     space: &PaperSpace,
     id: &str,
     k: usize,
-) -> Result<Similar, ids::UnknownId> {
-    let paper = ids::find(&index.papers, id)?;
-    let q = index
-        .papers
-        .iter()
-        .position(|p| p.id == paper.id)
-        .expect("find returns a paper of the index");
-    let by_paper = index.chunks_by_paper();
+) -> Result<Similar, QueryError> {
+    let q = index.find(id)?;
+    let paper = index.paper_meta(q)?;
+    let text = |c: Option<usize>| c.map_or(Ok(String::new()), |c| index.passage_text(c));
     let results = space
         .rank(q)
         .into_iter()
         .take(k)
         .map(|(j, score)| {
-            let (qc, mc) = best_pair(index, &by_paper[q], &by_paper[j]);
-            SimilarHit {
-                id: index.papers[j].id.clone(),
-                title: index.papers[j].title.clone(),
+            let (qc, mc) = best_pair(index, index.passages_of(q), index.passages_of(j));
+            let meta = index.paper_meta(j)?;
+            Ok(SimilarHit {
+                id: meta.id,
+                title: meta.title,
                 score,
                 why: Why {
-                    query_passage: qc.map(|c| passage(index, c)).unwrap_or_default(),
-                    match_passage: mc.map(|c| passage(index, c)).unwrap_or_default(),
+                    query_passage: text(qc)?,
+                    match_passage: text(mc)?,
                 },
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, crate::index::StoreError>>()?;
     Ok(Similar {
         query: PaperRef {
-            id: paper.id.clone(),
-            title: paper.title.clone(),
+            id: paper.id,
+            title: paper.title,
         },
         results,
     })
 }
 
 /// The pair of passages, one from each paper, whose vectors agree most.
-fn best_pair(index: &Index, a: &[usize], b: &[usize]) -> (Option<usize>, Option<usize>) {
+fn best_pair(index: &Index, a: Range<usize>, b: Range<usize>) -> (Option<usize>, Option<usize>) {
     let mut best = (None, None);
     let mut best_score = f32::NEG_INFINITY;
-    for &i in a {
-        for &j in b {
-            let s = ann::dot(index.chunk_vector(i), index.chunk_vector(j));
+    for i in a {
+        for j in b.clone() {
+            let s = ann::dot(index.passage_vector(i), index.passage_vector(j));
             if s > best_score {
                 best_score = s;
                 best = (Some(i), Some(j));
@@ -252,32 +244,27 @@ pub fn search_vector(
 ) -> Result<Search, crate::index::StoreError> {
     let dim = index.dim();
     // Enough passages that k distinct papers are almost surely among them.
-    let wanted = (k * 8).max(64).min(index.chunks.len());
+    let wanted = (k * 8).max(64).min(index.passage_count());
     let hits = if use_graph {
         index
             .graph("chunks")?
-            .search(&index.chunk_vectors, qv, wanted)
+            .search(index.passage_vectors(), qv, wanted)
     } else {
-        ann::exact(&index.chunk_vectors, dim, qv, wanted)
+        ann::exact(index.passage_vectors(), dim, qv, wanted)
     };
     let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
     for (ci, score) in hits {
-        let c = &index.chunks[ci].chunk;
-        if !seen.insert(c.paper.clone()) {
+        let pi = index.paper_of_passage(ci);
+        if !seen.insert(pi) {
             continue;
         }
-        let title = index
-            .papers
-            .iter()
-            .find(|p| p.id == c.paper)
-            .map(|p| p.title.clone())
-            .unwrap_or_else(|| c.title.clone());
+        let meta = index.paper_meta(pi)?;
         results.push(SearchHit {
-            id: c.paper.clone(),
-            title,
+            id: meta.id,
+            title: meta.title,
             score,
-            passage: passage(index, ci),
+            passage: index.passage_text(ci)?,
         });
         if results.len() == k {
             break;
@@ -292,6 +279,8 @@ pub enum QueryError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Store(#[from] crate::index::StoreError),
+    #[error(transparent)]
+    UnknownId(#[from] ids::UnknownId),
     #[error("the index holds {index}-d vectors but the model makes {model}-d ones: run `recommend index` with this model")]
     Dimension { index: usize, model: usize },
 }

@@ -26,7 +26,8 @@ pub fn paper_key(p: &Paper) -> String {
     title_key(&p.title)
 }
 
-fn title_key(title: &str) -> String {
+/// The key `paper_key` makes of a title.
+pub fn title_key(title: &str) -> String {
     title
         .nfkc()
         .flat_map(char::to_lowercase)
@@ -228,13 +229,22 @@ impl fmt::Display for UnknownId {
 
 /// Find a paper by ID, case-insensitively; otherwise suggest the closest existing ID.
 pub fn find<'a>(papers: &'a [Paper], id: &str) -> Result<&'a Paper, UnknownId> {
+    find_position(papers.iter().map(|p| p.id.as_str()), id).map(|i| &papers[i])
+}
+
+/// The position of `id` among `ids`, case-insensitively; otherwise the closest one as a
+/// suggestion.
+pub fn find_position<'a>(
+    ids: impl Iterator<Item = &'a str> + Clone,
+    id: &str,
+) -> Result<usize, UnknownId> {
     let wanted = id.trim().to_lowercase();
-    if let Some(p) = papers.iter().find(|p| p.id.to_lowercase() == wanted) {
-        return Ok(p);
+    if let Some(i) = ids.clone().position(|p| p.to_lowercase() == wanted) {
+        return Ok(i);
     }
     let mut best: Option<(f64, &str)> = None;
-    for p in papers {
-        let cand = p.id.to_lowercase();
+    for p in ids {
+        let cand = p.to_lowercase();
         let dist = strsim::damerau_levenshtein(&wanted, &cand);
         let len = wanted.chars().count().max(cand.chars().count()).max(1);
         let jw = strsim::jaro_winkler(&wanted, &cand);
@@ -245,7 +255,7 @@ pub fn find<'a>(papers: &'a [Paper], id: &str) -> Result<&'a Paper, UnknownId> {
         // Higher is better: mostly edit distance, ties broken by Jaro-Winkler.
         let score = -(dist as f64) + jw;
         if best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, p.id.as_str()));
+            best = Some((score, p));
         }
     }
     Err(UnknownId {
