@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use recommend::embed::{self, EmbedOptions, Embedder, Role};
 use recommend::index::{self, Index, IndexSettings};
-use recommend::query::{self, PaperSpace, Scoring};
+use recommend::query::{self, PaperSpace, SimilarRequest};
 
 fn bench(c: &mut Criterion) {
     let files = embed::source::resolve(None).unwrap();
@@ -60,9 +60,9 @@ fn bench(c: &mut Criterion) {
     c.bench_function("similar_end_to_end", |b| {
         b.iter(|| {
             let ix = Index::open(&root).unwrap();
-            let space = PaperSpace::new(&ix, Scoring::default());
-            let id = ix.paper_meta(3).unwrap().id;
-            query::similar(&ix, &space, &id, 10).unwrap()
+            let space = PaperSpace::new(&ix).unwrap();
+            let req = SimilarRequest::new(ix.paper_meta(3).unwrap().id, 10);
+            query::similar(&ix, &space, &req).unwrap()
         })
     });
 }

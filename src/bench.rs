@@ -7,7 +7,7 @@
 
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, Role};
 use crate::index::{self, Index, IndexSettings};
-use crate::query::{self, PaperSpace, Scoring};
+use crate::query::{self, PaperSpace, SearchRequest, SimilarRequest};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -29,6 +29,8 @@ pub struct BenchReport {
     pub engine: String,
     pub model: String,
     pub device: String,
+    /// The kernel path that ran the encoder (`avx2+fma`, `avx512+vnni`, `portable`, `candle`).
+    pub kernels: String,
     pub precision: String,
     pub pooling: String,
     pub threads: usize,
@@ -38,6 +40,9 @@ pub struct BenchReport {
     pub tokens: usize,
     pub padding_fraction: f64,
     pub embed_s: f64,
+    /// CPU time (user + system, all threads) spent while embedding (Linux only): on a busy
+    /// machine `tokens / embed_cpu_s` still compares kernels where wall time cannot.
+    pub embed_cpu_s: Option<f64>,
     pub texts_per_s: f64,
     pub tokens_per_s: f64,
     pub index_cold_s: Option<f64>,
@@ -57,6 +62,17 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples.get(i).copied().unwrap_or(0.0)
+}
+
+/// CPU time of this process so far, user + system, from `/proc/self/stat` (Linux only).
+pub fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture it runs on.
+    Some(ticks / 100.0)
 }
 
 /// Peak resident memory of this process, from the kernel's high-water mark (Linux only).
@@ -84,9 +100,10 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     let files = embed::source::resolve(cfg.model.as_deref())?;
     let embedder = Embedder::load(&files, cfg.options)?;
     let mut r = BenchReport {
-        engine: "recommend (candle)".into(),
+        engine: "recommend".into(),
         model: files.name.clone(),
         device: format!("{:?}", cfg.options.device).to_lowercase(),
+        kernels: embedder.backend().to_string(),
         precision: cfg.options.precision.to_string(),
         pooling: cfg.options.pooling.to_string(),
         threads: cfg.threads,
@@ -99,7 +116,9 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
         let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let ids = embedder.tokenize(&lines, Role::Passage)?;
+        let cpu = process_cpu_s();
         let (_, stats) = embedder.embed_ids(&ids, &mut |_| {})?;
+        r.embed_cpu_s = cpu.zip(process_cpu_s()).map(|(a, b)| b - a);
         fill_embedding(&mut r, &stats);
         r.peak_rss_mb = peak_rss_mb();
         return Ok(r);
@@ -130,12 +149,13 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     for i in 0..cfg.queries.max(1) {
         let t = Instant::now();
         // What a `similar` process does after reading the index: prepare scores, rank.
-        let space = PaperSpace::new(&ix, Scoring::default());
-        let id = ix.paper_meta((i * 7919) % n)?.id;
-        let out = query::similar(&ix, &space, &id, 10)?;
+        let space = PaperSpace::new(&ix)?;
+        let req = SimilarRequest::new(ix.paper_meta((i * 7919) % n)?.id, 10);
+        let out = query::similar(&ix, &space, &req)?;
         std::hint::black_box(out);
         similar_ms.push(secs(t.elapsed()) * 1e3);
     }
+    let space = PaperSpace::new(&ix)?;
     let mut search_ms = Vec::new();
     let queries = [
         "환각을 줄이는 디코딩 방법",
@@ -145,7 +165,8 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     ];
     for i in 0..cfg.queries.max(1) {
         let t = Instant::now();
-        let out = query::search(&ix, &embedder, queries[i % queries.len()], 10, false)?;
+        let req = SearchRequest::new(queries[i % queries.len()], 10);
+        let out = query::search(&ix, &space, &embedder, &req)?;
         std::hint::black_box(out);
         search_ms.push(secs(t.elapsed()) * 1e3);
     }
@@ -166,6 +187,7 @@ impl BenchReport {
             "model {} on {} ({}, {} pooling), {} threads, batches of {} tokens",
             self.model, self.device, self.precision, self.pooling, self.threads, self.batch_tokens
         );
+        let _ = writeln!(s, "kernels: {}", self.kernels);
         let _ = writeln!(s, "model load        {:>10.3} s", self.load_s);
         let _ = writeln!(
             s,
@@ -180,6 +202,14 @@ impl BenchReport {
             "throughput        {:>10.1} tokens/s  {:.2} passages/s",
             self.tokens_per_s, self.texts_per_s
         );
+        if let Some(cpu) = self.embed_cpu_s.filter(|&c| c > 0.0) {
+            let _ = writeln!(
+                s,
+                "cpu time          {:>10.2} s  {:.1} tokens per cpu-second",
+                cpu,
+                self.tokens as f64 / cpu
+            );
+        }
         let opt = |s: &mut String, name: &str, v: Option<f64>, unit: &str| {
             if let Some(v) = v {
                 let _ = writeln!(s, "{name:<18}{v:>10.3} {unit}");

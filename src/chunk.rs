@@ -361,6 +361,7 @@ mod tests {
             title: "A title".into(),
             title_ko: None,
             sources: vec![],
+            feed: None,
             urls: vec![],
             date: None,
             venue: None,

@@ -1,16 +1,23 @@
 //! `recommend eval`: ranking quality as numbers, on the seed corpus.
 //!
-//! Three measurements: cross-lingual retrieval (each digest paper's Korean abstract must
+//! Four measurements: cross-lingual retrieval (each digest paper's Korean abstract must
 //! find its English one and back), related papers (nDCG@10 and P@5 of `similar` against
-//! `tests/data/related.json`, judged by reading the summaries), and free-text search
-//! (hit@1/hit@3 of `search` on `tests/data/queries.json`). With `--sweep` the same figures
-//! are computed for each pooling, paper-vector and scoring choice and for stored-vector
-//! noise, which is how the defaults were chosen.
+//! `tests/data/related.json`, judged by reading the summaries, overall and per kind of
+//! query paper: feed, digest, blog), reading lists (two seeds taken from one judged
+//! paper's closest relatives; the judged paper and the rest of its list are the targets),
+//! and free-text search (hit@1/hit@3 of `search` on `tests/data/queries.json`). With
+//! `--sweep` the same figures are computed for each pooling, paper-vector, scoring and
+//! seed choice and for stored-vector noise, which is how the defaults were chosen.
+//!
+//! Eval is meant to be re-run after every change to the ranking, so it keeps what is
+//! expensive: the seed index is built (incrementally) in a persistent cache directory, one
+//! per embedding setting, and the query and abstract vectors are cached by text. Only a
+//! change of text or model embeds anything again.
 
 use crate::corpus::{ids, Paper};
 use crate::embed::{EmbedOptions, Embedder, ModelFiles, Pooling, Role};
 use crate::index::{self, Index, IndexSettings, PaperVector};
-use crate::query::{self, PaperSpace, Scoring};
+use crate::query::{self, Fusion, PaperSpace, Scoring, SearchRequest, Seeds, SimilarRequest};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -27,6 +34,10 @@ pub struct JudgedQuery {
     pub id: String,
     #[serde(default)]
     pub title: String,
+    /// What kind of source the query paper comes from: `feed`, `digest` or `blog`
+    /// (derived from the paper when absent).
+    #[serde(default)]
+    pub kind: Option<String>,
     pub related: Vec<Judgement>,
 }
 
@@ -121,18 +132,14 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// Finds a judged paper by id, else by title (the judges wrote both), in `ix`; its ID.
-fn resolve(ix: &Index, id: &str, title: &str) -> Option<String> {
-    let row = ix.find(id).ok().or_else(|| {
+/// Finds a judged paper by id, else by title (the judges wrote both), in `papers`.
+fn resolve<'a>(papers: &'a [Paper], id: &str, title: &str) -> Option<&'a Paper> {
+    ids::find(papers, id).ok().or_else(|| {
         let key = ids::title_key(title);
-        (0..ix.paper_count()).find(|&i| {
-            !key.is_empty()
-                && ix
-                    .paper_meta(i)
-                    .is_ok_and(|p| ids::title_key(&p.title) == key)
-        })
-    })?;
-    ix.paper_meta(row).ok().map(|p| p.id)
+        papers
+            .iter()
+            .find(|p| !key.is_empty() && ids::title_key(&p.title) == key)
+    })
 }
 
 /// Korean and English abstract of each paper that has both (the weekly digests).
@@ -173,6 +180,15 @@ pub fn abstract_pairs(papers: &[Paper]) -> Vec<(String, String)> {
 
 // ---- report --------------------------------------------------------------------------------
 
+/// nDCG@10 and P@5 over the judged queries of one kind.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct KindFigures {
+    pub kind: String,
+    pub queries: usize,
+    pub ndcg10: f64,
+    pub p5: f64,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Figures {
     pub setting: String,
@@ -182,9 +198,21 @@ pub struct Figures {
     pub ndcg10: f64,
     pub p5: f64,
     pub related_queries: usize,
+    /// Per kind of query paper (feed, digest, blog).
+    pub kinds: Vec<KindFigures>,
+    /// Two seeds from one judged paper's grade-2 list.
+    pub seeds_ndcg10: f64,
+    pub seeds_p5: f64,
+    pub seed_cases: usize,
     pub hit1: f64,
     pub hit3: f64,
     pub search_queries: usize,
+}
+
+impl Figures {
+    fn kind(&self, kind: &str) -> Option<&KindFigures> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -193,26 +221,58 @@ pub struct EvalReport {
     pub unresolved: Vec<String>,
 }
 
+const KINDS: [&str; 3] = ["feed", "digest", "blog"];
+
 impl EvalReport {
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "{:<44} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6}",
-            "setting", "ko→en", "en→ko", "nDCG@10", "P@5", "hit@1", "hit@3"
+            "{:<46} {:>6} {:>6} {:>7} {:>5}",
+            "setting", "ko→en", "en→ko", "nDCG@10", "P@5"
         );
+        for k in KINDS {
+            let _ = write!(s, " {:>11}", format!("{k} nDCG/P5"));
+        }
+        let _ = writeln!(s, " {:>11} {:>5} {:>5}", "2-seed", "hit@1", "hit@3");
         for r in &self.rows {
+            let _ = write!(
+                s,
+                "{:<46} {:>6.3} {:>6.3} {:>7.3} {:>5.3}",
+                r.setting, r.ko_to_en, r.en_to_ko, r.ndcg10, r.p5
+            );
+            for k in KINDS {
+                match r.kind(k) {
+                    Some(f) => {
+                        let _ = write!(s, " {:>11}", format!("{:.3}/{:.3}", f.ndcg10, f.p5));
+                    }
+                    None => {
+                        let _ = write!(s, " {:>11}", "-");
+                    }
+                }
+            }
             let _ = writeln!(
                 s,
-                "{:<44} {:>8.3} {:>8.3} {:>8.3} {:>6.3} {:>6.3} {:>6.3}",
-                r.setting, r.ko_to_en, r.en_to_ko, r.ndcg10, r.p5, r.hit1, r.hit3
+                " {:>11} {:>5.3} {:>5.3}",
+                format!("{:.3}/{:.3}", r.seeds_ndcg10, r.seeds_p5),
+                r.hit1,
+                r.hit3
             );
         }
         if let Some(r) = self.rows.first() {
+            let kinds: Vec<String> = r
+                .kinds
+                .iter()
+                .map(|k| format!("{} {}", k.queries, k.kind))
+                .collect();
             let _ = writeln!(
                 s,
-                "({} abstract pairs, {} judged queries, {} search queries)",
-                r.pairs, r.related_queries, r.search_queries
+                "({} abstract pairs; {} judged queries: {}; {} two-seed cases; {} search queries)",
+                r.pairs,
+                r.related_queries,
+                kinds.join(", "),
+                r.seed_cases,
+                r.search_queries
             );
         }
         for u in &self.unresolved {
@@ -222,69 +282,221 @@ impl EvalReport {
     }
 }
 
-/// Related-paper and search figures of one index under one scoring.
-fn rank_figures(
-    ix: &Index,
-    scoring: Scoring,
+/// One ranking configuration: the requests' options (ids and text are filled per query).
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub label: String,
+    pub similar: SimilarRequest,
+    pub search: SearchRequest,
+}
+
+impl Setting {
+    /// The defaults of `similar` and `search`, under `label`.
+    pub fn default_named(label: impl Into<String>) -> Self {
+        Setting {
+            label: label.into(),
+            similar: SimilarRequest::new("", 10),
+            search: SearchRequest::new("", 3),
+        }
+    }
+}
+
+/// Grades by paper id.
+type Grades = HashMap<String, u8>;
+
+/// The judged set resolved against one index.
+struct Resolved<'a> {
+    /// Query paper, its kind, the grades of the others.
+    related: Vec<(&'a Paper, String, Grades)>,
+    /// (seeds, grades of everything else) for two-seed reading lists, grouped by query.
+    seed_cases: Vec<Vec<(Vec<String>, Grades)>>,
+    search: Vec<(usize, Vec<&'a str>)>,
+}
+
+/// The kind of source a paper comes from, where the judges did not say.
+fn kind_of(p: &Paper) -> &'static str {
+    if p.feed.is_some() {
+        "feed"
+    } else if p.title_ko.is_some() {
+        "digest"
+    } else {
+        "blog"
+    }
+}
+
+/// Two-seed cases drawn from each query's grade-2 list (at most this many per query).
+const SEED_CASES_PER_QUERY: usize = 3;
+
+fn resolve_judged<'a>(
+    papers: &'a [Paper],
     judged: &Judged,
     queries: &Queries,
-    query_vectors: &[Vec<f32>],
     unresolved: &mut Vec<String>,
-) -> Figures {
-    let space = PaperSpace::new(ix, scoring);
-    let (mut ndcg, mut p5, mut nq) = (0.0, 0.0, 0);
+) -> Resolved<'a> {
+    let mut related = Vec::new();
+    let mut seed_cases = Vec::new();
     for q in &judged.queries {
-        let Some(qp) = resolve(ix, &q.id, &q.title) else {
+        let Some(qp) = resolve(papers, &q.id, &q.title) else {
             unresolved.push(format!("judged query paper {} not in the index", q.id));
             continue;
         };
         let grades: HashMap<String, u8> = q
             .related
             .iter()
-            .filter_map(|r| match resolve(ix, &r.id, &r.title) {
-                Some(p) => Some((p, r.grade)),
+            .filter_map(|r| match resolve(papers, &r.id, &r.title) {
+                Some(p) => Some((p.id.clone(), r.grade)),
                 None => {
                     unresolved.push(format!("judged paper {} not in the index", r.id));
                     None
                 }
             })
             .collect();
-        let Ok(out) = query::similar(ix, &space, &qp, 10) else {
-            continue;
-        };
-        let ranked: Vec<&str> = out.results.iter().map(|r| r.id.as_str()).collect();
-        ndcg += ndcg_at(&ranked, &grades, 10);
-        p5 += precision_at(&ranked, &grades, 5);
-        nq += 1;
+        let kind = q.kind.clone().unwrap_or_else(|| kind_of(qp).to_string());
+        // Reading lists: two of the query's closest relatives as seeds; the query paper
+        // itself and the rest of its list are what they should find.
+        let mut close: Vec<&String> = q
+            .related
+            .iter()
+            .filter(|r| r.grade >= 2)
+            .filter_map(|r| resolve(papers, &r.id, &r.title).map(|p| &p.id))
+            .collect();
+        close.dedup();
+        let mut cases = Vec::new();
+        'pairs: for a in 0..close.len() {
+            for b in a + 1..close.len() {
+                if cases.len() == SEED_CASES_PER_QUERY {
+                    break 'pairs;
+                }
+                let seeds = vec![close[a].clone(), close[b].clone()];
+                let mut g: HashMap<String, u8> = grades
+                    .iter()
+                    .filter(|(id, _)| !seeds.contains(id))
+                    .map(|(id, &g)| (id.clone(), g))
+                    .collect();
+                g.insert(qp.id.clone(), 2);
+                cases.push((seeds, g));
+            }
+        }
+        if !cases.is_empty() {
+            seed_cases.push(cases);
+        }
+        related.push((qp, kind, grades));
     }
-    let (mut h1, mut h3, mut ns) = (0, 0, 0);
-    for (q, qv) in queries.queries.iter().zip(query_vectors) {
-        let Some(expect) = resolve(ix, &q.expect, &q.title) else {
+    let mut search = Vec::new();
+    for (n, q) in queries.queries.iter().enumerate() {
+        let Some(expect) = resolve(papers, &q.expect, &q.title) else {
             unresolved.push(format!("search target {} not in the index", q.expect));
             continue;
         };
-        let mut accepted = vec![expect];
+        let mut accepted = vec![expect.id.as_str()];
         accepted.extend(
             q.also
                 .iter()
-                .filter_map(|a| ix.find(a).ok().and_then(|i| ix.paper_meta(i).ok()))
-                .map(|p| p.id),
+                .filter_map(|a| ids::find(papers, a).ok().map(|p| p.id.as_str())),
         );
-        let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
-        let Ok(out) = query::search_vector(ix, qv, 3, false) else {
+        search.push((n, accepted));
+    }
+    Resolved {
+        related,
+        seed_cases,
+        search,
+    }
+}
+
+/// Related-paper, reading-list and search figures of one index under one setting.
+fn rank_figures(
+    ix: &Index,
+    setting: &Setting,
+    judged: &Resolved,
+    queries: &Queries,
+    query_vectors: &[Vec<f32>],
+) -> Figures {
+    let Ok(space) = PaperSpace::new(ix) else {
+        return Figures::default();
+    };
+    let ranked = |ids: Vec<String>| -> Option<Vec<String>> {
+        let req = SimilarRequest {
+            ids,
+            ..setting.similar.clone()
+        };
+        let out = query::similar(ix, &space, &req).ok()?;
+        Some(out.results.into_iter().map(|r| r.id).collect())
+    };
+    let mut by_kind: Vec<(String, f64, f64, usize)> = Vec::new();
+    let (mut ndcg, mut p5, mut nq) = (0.0, 0.0, 0);
+    for (qp, kind, grades) in &judged.related {
+        let Some(got) = ranked(vec![qp.id.clone()]) else {
             continue;
         };
-        let ranked: Vec<&str> = out.results.iter().map(|r| r.id.as_str()).collect();
-        h1 += hit_at(&ranked, &accepted, 1) as usize;
-        h3 += hit_at(&ranked, &accepted, 3) as usize;
+        let got: Vec<&str> = got.iter().map(String::as_str).collect();
+        let (n, p) = (ndcg_at(&got, grades, 10), precision_at(&got, grades, 5));
+        ndcg += n;
+        p5 += p;
+        nq += 1;
+        match by_kind.iter_mut().find(|k| &k.0 == kind) {
+            Some(k) => {
+                k.1 += n;
+                k.2 += p;
+                k.3 += 1;
+            }
+            None => by_kind.push((kind.clone(), n, p, 1)),
+        }
+    }
+    by_kind.sort_by_key(|k| KINDS.iter().position(|&n| n == k.0).unwrap_or(KINDS.len()));
+    // Reading lists: each query's cases averaged first, so that a query with many close
+    // relatives does not count more than one with two.
+    let (mut sn, mut sp, mut cases) = (0.0, 0.0, 0);
+    for group in &judged.seed_cases {
+        let (mut gn, mut gp, mut m) = (0.0, 0.0, 0);
+        for (seeds, grades) in group {
+            let Some(got) = ranked(seeds.clone()) else {
+                continue;
+            };
+            let got: Vec<&str> = got.iter().map(String::as_str).collect();
+            gn += ndcg_at(&got, grades, 10);
+            gp += precision_at(&got, grades, 5);
+            m += 1;
+        }
+        if m > 0 {
+            sn += gn / m as f64;
+            sp += gp / m as f64;
+            cases += 1;
+        }
+    }
+    let (mut h1, mut h3, mut ns) = (0, 0, 0);
+    for (n, accepted) in &judged.search {
+        let req = SearchRequest {
+            text: queries.queries[*n].query.clone(),
+            ..setting.search.clone()
+        };
+        let Ok(out) = query::search_with_vector(ix, &space, &req, &query_vectors[*n]) else {
+            continue;
+        };
+        let got: Vec<&str> = out.results.iter().map(|r| r.id.as_str()).collect();
+        h1 += hit_at(&got, accepted, 1) as usize;
+        h3 += hit_at(&got, accepted, 3) as usize;
         ns += 1;
     }
+    let avg = |x: f64, n: usize| x / n.max(1) as f64;
     Figures {
-        ndcg10: ndcg / nq.max(1) as f64,
-        p5: p5 / nq.max(1) as f64,
+        setting: setting.label.clone(),
+        ndcg10: avg(ndcg, nq),
+        p5: avg(p5, nq),
         related_queries: nq,
-        hit1: h1 as f64 / ns.max(1) as f64,
-        hit3: h3 as f64 / ns.max(1) as f64,
+        kinds: by_kind
+            .into_iter()
+            .map(|(kind, n, p, q)| KindFigures {
+                kind,
+                queries: q,
+                ndcg10: avg(n, q),
+                p5: avg(p, q),
+            })
+            .collect(),
+        seeds_ndcg10: avg(sn, cases),
+        seeds_p5: avg(sp, cases),
+        seed_cases: cases,
+        hit1: avg(h1 as f64, ns),
+        hit3: avg(h3 as f64, ns),
         search_queries: ns,
         ..Default::default()
     }
@@ -307,102 +519,218 @@ fn with_noise(ix: &Index, sigma: f32) -> Index {
     ix.with_passage_vectors(chunk_vectors, ix.manifest().settings.paper_vector)
 }
 
+/// Vectors of short texts (queries, abstracts) cached by model, pooling, role and text, so
+/// that an eval run after a ranking change loads no model at all.
+struct TextVectors {
+    path: PathBuf,
+    map: HashMap<String, Vec<f32>>,
+    changed: bool,
+}
+
+impl TextVectors {
+    fn open(path: PathBuf) -> Self {
+        let map = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        TextVectors {
+            path,
+            map,
+            changed: false,
+        }
+    }
+
+    fn get(
+        &mut self,
+        files: &ModelFiles,
+        opts: EmbedOptions,
+        model: &mut Option<Embedder>,
+        texts: &[&str],
+        role: Role,
+    ) -> Result<Vec<Vec<f32>>> {
+        let fp = crate::embed::source::fingerprint(files)?;
+        let key = |t: &str| {
+            index::store::sha256_hex(
+                format!(
+                    "{fp}\0{}\0{}\0{}\0{t}",
+                    opts.precision,
+                    opts.pooling,
+                    role.prefix()
+                )
+                .as_bytes(),
+            )
+        };
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !self.map.contains_key(&key(t)))
+            .collect();
+        if !missing.is_empty() {
+            if model.is_none() {
+                *model = Some(Embedder::load(files, opts)?);
+            }
+            let vectors = model
+                .as_ref()
+                .expect("loaded above")
+                .embed(&missing, role)?;
+            for (t, v) in missing.iter().zip(vectors) {
+                self.map.insert(key(t), v);
+            }
+            self.changed = true;
+        }
+        Ok(texts.iter().map(|t| self.map[&key(t)].clone()).collect())
+    }
+
+    fn save(&self) -> Result<()> {
+        if self.changed {
+            index::store::write_atomic(&self.path, &serde_json::to_vec(&self.map)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where and how `run` works.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// Persistent directory for the evaluated indexes and cached vectors.
+    pub cache: PathBuf,
+    pub settings: IndexSettings,
+    /// Compare scorings, fusion weights and seed strategies.
+    pub sweep: bool,
+    /// Also compare poolings (each embeds the seed corpus once, then stays cached).
+    pub sweep_pooling: bool,
+    pub verbose: bool,
+}
+
+/// The settings compared by `--sweep` on one index (the first is the default).
+fn sweep_settings() -> Vec<Setting> {
+    let mut out = vec![Setting::default_named("default")];
+    for scoring in [
+        Scoring::Cosine,
+        Scoring::Centered,
+        Scoring::Csls,
+        Scoring::MaxSim,
+        Scoring::Matching,
+        Scoring::Lexical,
+    ] {
+        let mut s = Setting::default_named(format!("{scoring}"));
+        s.similar.scoring = scoring;
+        out.push(s);
+    }
+    let mut korean = Setting::default_named("lexical, Korean bigrams weight 1");
+    korean.similar.scoring = Scoring::Lexical;
+    korean.similar.fusion.terms.korean = 1.0;
+    out.push(korean);
+    for (csls, matching, lexical) in [
+        (1.0, 0.0, 0.5),
+        (1.0, 0.0, 1.0),
+        (0.0, 1.0, 0.5),
+        (0.0, 1.0, 1.0),
+        (1.0, 1.0, 0.0),
+        (1.0, 1.0, 0.5),
+        (1.0, 1.0, 1.0),
+        (1.0, 1.0, 2.0),
+        (1.0, 0.5, 1.0),
+        (0.5, 1.0, 1.0),
+    ] {
+        let mut s = Setting::default_named(format!(
+            "fused csls {csls} + matching {matching} + lexical {lexical}"
+        ));
+        s.similar.fusion = Fusion {
+            csls,
+            matching,
+            lexical,
+            ..Fusion::default()
+        };
+        out.push(s);
+    }
+    for korean in [0.3, 1.0] {
+        let mut s = Setting::default_named(format!("fused, Korean bigrams weight {korean}"));
+        s.similar.fusion.terms.korean = korean;
+        out.push(s);
+    }
+    for max_df in [0.2, 1.0] {
+        let mut s = Setting::default_named(format!("fused, terms in at most {max_df} of papers"));
+        s.similar.fusion.terms.max_df = max_df;
+        out.push(s);
+    }
+    for seeds in [Seeds::BestScore, Seeds::Rocchio] {
+        let mut s = Setting::default_named(format!("seeds {seeds:?}"));
+        s.similar.seeds = seeds;
+        out.push(s);
+    }
+    out
+}
+
 /// Runs the evaluation. Without `sweep`, one row: the default settings.
-pub fn run(
-    files: &ModelFiles,
-    options: EmbedOptions,
-    settings: IndexSettings,
-    sweep: bool,
-    verbose: bool,
-) -> Result<EvalReport> {
+pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Result<EvalReport> {
     let judged: Judged = load_json(&data_dir().join("related.json"))?;
     let queries: Queries = load_json(&data_dir().join("queries.json"))?;
     let inputs = vec![crate::corpus::seed_dir()];
     let mut report = EvalReport::default();
-    let poolings: &[Pooling] = if sweep {
+    let poolings: &[Pooling] = if cfg.sweep_pooling {
         &[Pooling::Mean, Pooling::Cls, Pooling::Ditto]
     } else {
         &[options.pooling]
     };
+    std::fs::create_dir_all(&cfg.cache).with_context(|| cfg.cache.display().to_string())?;
+    let mut texts = TextVectors::open(cfg.cache.join("texts.json"));
     for &pooling in poolings {
         let opts = EmbedOptions { pooling, ..options };
-        let scratch = tempfile::tempdir()?;
-        if verbose {
-            eprintln!("indexing the seed corpus with {pooling} pooling");
+        let chunking = cfg.settings.chunking;
+        let dir = cfg.cache.join(format!(
+            "{pooling}-{}-{}-{}",
+            opts.precision, chunking.max_tokens, chunking.overlap_tokens
+        ));
+        if cfg.verbose {
+            eprintln!(
+                "indexing the seed corpus with {pooling} pooling in {}",
+                dir.display()
+            );
         }
-        index::build(
-            scratch.path(),
-            &inputs,
-            files,
-            opts,
-            settings,
-            &mut index::Silent,
-        )?;
-        let ix = Index::open(scratch.path())?;
-        let embedder = Embedder::load(files, opts)?;
+        index::build(&dir, &inputs, files, opts, cfg.settings, &mut index::Silent)?;
+        let ix = Index::open(&dir)?;
+        let mut model = None;
         let qtexts: Vec<&str> = queries.queries.iter().map(|q| q.query.as_str()).collect();
-        let qvecs = embedder.embed(&qtexts, Role::Query)?;
+        let qvecs = texts.get(files, opts, &mut model, &qtexts, Role::Query)?;
         let papers = (0..ix.paper_count())
             .map(|i| ix.paper(i))
             .collect::<Result<Vec<Paper>, _>>()?;
         let pairs = abstract_pairs(&papers);
         let ko: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
         let en: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
-        let (kov, env) = if pairs.is_empty() {
-            (vec![], vec![])
-        } else {
-            (
-                embedder.embed(&ko, Role::Passage)?,
-                embedder.embed(&en, Role::Passage)?,
-            )
-        };
+        let kov = texts.get(files, opts, &mut model, &ko, Role::Passage)?;
+        let env = texts.get(files, opts, &mut model, &en, Role::Passage)?;
+        texts.save()?;
         let cross = (nearest_accuracy(&kov, &env), nearest_accuracy(&env, &kov));
 
-        let mut variants: Vec<(String, Index, Scoring)> = Vec::new();
-        let scorings: &[Scoring] = if sweep {
-            &[
-                Scoring::Cosine,
-                Scoring::Centered,
-                Scoring::Csls,
-                Scoring::MaxSim,
-            ]
-        } else {
-            &[Scoring::Csls]
-        };
-        let modes: &[PaperVector] = if sweep {
-            &[PaperVector::Mean, PaperVector::TitleWeighted]
-        } else {
-            &[PaperVector::Mean]
-        };
-        for &mode in modes {
-            for &scoring in scorings {
-                let v = ix.with_passage_vectors(ix.passage_vectors().to_vec(), mode);
-                variants.push((
-                    format!("{pooling} pooling, {mode:?} papers, {scoring:?}"),
-                    v,
-                    scoring,
-                ));
+        let mut variants: Vec<(Setting, Option<Index>)> = Vec::new();
+        if cfg.sweep {
+            for s in sweep_settings() {
+                variants.push((s, None));
             }
-        }
-        if sweep && pooling == Pooling::Mean {
-            for sigma in [0.001f32, 0.01, 0.1] {
-                variants.push((
-                    format!("mean pooling, Mean papers, Csls, noise {sigma}"),
-                    with_noise(&ix, sigma),
-                    Scoring::Csls,
-                ));
+            let s = Setting::default_named("title-weighted paper vectors");
+            let v =
+                ix.with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::TitleWeighted);
+            variants.push((s, Some(v)));
+            if pooling == options.pooling {
+                for sigma in [0.001f32, 0.01, 0.1] {
+                    variants.push((
+                        Setting::default_named(format!("noise {sigma}")),
+                        Some(with_noise(&ix, sigma)),
+                    ));
+                }
             }
+        } else {
+            variants.push((Setting::default_named("default"), None));
         }
-        for (setting, v, scoring) in variants {
-            let mut f = rank_figures(
-                &v,
-                scoring,
-                &judged,
-                &queries,
-                &qvecs,
-                &mut report.unresolved,
-            );
-            f.setting = setting;
+        let resolved = resolve_judged(&papers, &judged, &queries, &mut report.unresolved);
+        for (mut setting, variant) in variants {
+            if cfg.sweep {
+                setting.label = format!("{pooling}: {}", setting.label);
+            }
+            let v = variant.as_ref().unwrap_or(&ix);
+            let mut f = rank_figures(v, &setting, &resolved, &queries, &qvecs);
             f.ko_to_en = cross.0;
             f.en_to_ko = cross.1;
             f.pairs = pairs.len();

@@ -485,4 +485,248 @@ fn no_why_passage_is_boilerplate() {
         }
     }
     assert!(bad.is_empty(), "{} unfit passages:\n{}", bad.len(), bad.join("\n"));
+
+/// Every paper of the seed index, by id: (date, source file names, tags).
+fn paper_meta(index: &Path) -> std::collections::HashMap<String, (Option<String>, Vec<String>)> {
+    json(index, &["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let sources = p["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            (
+                p["id"].as_str().unwrap().to_string(),
+                (p["date"].as_str().map(str::to_string), sources),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_filter_that_excludes_the_best_match_changes_the_answer() {
+    let index = seed_index();
+    let meta = paper_meta(index);
+    let plain = ids(&json(index, &["similar", "--id", "CAD", "-k", "5"]));
+    let best = &plain[0];
+    let (date, sources) = &meta[best];
+    let date = date.as_deref().expect("CAD's best match is dated");
+    // Only papers up to the month before the best match's: it cannot be among them.
+    let before = {
+        let y: i32 = date[..4].parse().unwrap();
+        let m: i32 = date[5..7].parse().unwrap();
+        let (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+        format!("{y}-{m:02}")
+    };
+    let filtered = ids(&json(
+        index,
+        &["similar", "--id", "CAD", "-k", "5", "--until", &before],
+    ));
+    assert!(!filtered.is_empty());
+    assert_ne!(filtered[0], *best, "{filtered:?}");
+    assert!(!filtered.contains(best), "{filtered:?}");
+    for id in &filtered {
+        let d = meta[id]
+            .0
+            .as_deref()
+            .unwrap_or_else(|| panic!("{id} has no date"));
+        assert!(d[..7] <= before[..], "{id} dated {d}, after {before}");
+    }
+    // By source: only papers of the digest file, which the best match is not from.
+    let digest = "002_cf0c9b0a903b679b.txt";
+    assert!(!sources.iter().any(|s| s.ends_with(digest)));
+    let from_digest = ids(&json(
+        index,
+        &["similar", "--id", "CAD", "-k", "5", "--source", "002_cf0c"],
+    ));
+    assert_eq!(from_digest.len(), 5);
+    for id in &from_digest {
+        assert!(
+            meta[id].1.iter().any(|s| s.ends_with(digest)),
+            "{id} is not from {digest}"
+        );
+    }
+    // Search takes the same filter.
+    let found = ids(&json(
+        index,
+        &[
+            "search",
+            "hallucination benchmark",
+            "-k",
+            "3",
+            "--source",
+            "002",
+        ],
+    ));
+    assert_eq!(found.len(), 3);
+    assert!(!found.contains(&"HaluEval".to_string()), "{found:?}");
+    for id in &found {
+        assert!(meta[id].1.iter().any(|s| s.ends_with(digest)), "{id}");
+    }
+}
+
+#[test]
+fn not_pushes_a_paper_down() {
+    let index = seed_index();
+    let all = |extra: &[&str]| {
+        let mut args = vec!["similar", "--id", "CAD", "-k", "100"];
+        args.extend_from_slice(extra);
+        ids(&json(index, &args))
+    };
+    let plain = all(&[]);
+    let second = plain[1].clone();
+    // The paper most like CAD's second match: avoiding it should push that match down.
+    let neighbour = ids(&json(index, &["similar", "--id", &second, "-k", "3"]))
+        .into_iter()
+        .find(|id| id != "CAD")
+        .unwrap();
+    let avoided = all(&["--not", &neighbour]);
+    let rank = |list: &[String]| list.iter().position(|id| *id == second).unwrap();
+    assert!(!avoided.contains(&neighbour), "{avoided:?}");
+    assert!(
+        rank(&avoided) > rank(&plain),
+        "{second} at {} without and {} with --not {neighbour}",
+        rank(&plain),
+        rank(&avoided)
+    );
+    let out = json(index, &["similar", "--id", "CAD", "--not", &neighbour]);
+    assert_eq!(out["not"][0]["id"].as_str().unwrap(), neighbour);
+}
+
+#[test]
+fn two_seeds_find_the_neighbours_of_both() {
+    let index = seed_index();
+    let top = |id: &str| ids(&json(index, &["similar", "--id", id, "-k", "2"]));
+    let (cad, ultra) = (top("CAD"), top("UltraChat"));
+    for strategy in ["best-score", "rocchio"] {
+        let out = json(
+            index,
+            &[
+                "similar",
+                "--id",
+                "CAD",
+                "--id",
+                "UltraChat",
+                "-k",
+                "10",
+                "--seeds",
+                strategy,
+            ],
+        );
+        assert_eq!(out["also"][0]["id"], "UltraChat");
+        let got = ids(&out);
+        assert!(!got.iter().any(|id| id == "CAD" || id == "UltraChat"));
+        assert!(
+            got.contains(&cad[0]) && got.contains(&ultra[0]),
+            "{strategy}: {got:?} lacks {} or {}",
+            cad[0],
+            ultra[0]
+        );
+        for r in out["results"].as_array().unwrap() {
+            let seed = r["why"]["seed"].as_str().unwrap();
+            assert!(seed == "CAD" || seed == "UltraChat", "{seed}");
+        }
+    }
+}
+
+#[test]
+fn bad_filters_are_one_line_errors() {
+    for (args, expected) in [
+        (
+            vec!["similar", "--id", "CAD", "--tag", "Retreival"],
+            "error: no paper has the tag \"Retreival\"; did you mean \"Retrieval\"?",
+        ),
+        (
+            vec!["search", "x", "--since", "2024-02", "--until", "2024-01"],
+            "error: --since 2024-02 is after --until 2024-01: no date can pass",
+        ),
+        (
+            vec!["similar", "--id", "CAD", "--not", "cad"],
+            "error: CAD is both a seed and a paper to avoid",
+        ),
+    ] {
+        let out = recommend(seed_index()).args(&args).output().unwrap();
+        assert!(!out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), expected);
+    }
+    let out = recommend(seed_index())
+        .args(["similar", "--id", "CAD", "--since", "2024-13"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad date \"2024-13\": the month must be 01 to 12"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly_with_success() {
+    // `recommend list | head -1`: the reader is gone before the first line is written.
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["similar", "--id", "CAD"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_recommend"))
+            .arg("--index")
+            .arg(seed_index())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_index_decides_how_queries_are_embedded() {
+    // A pooling the index was not embedded with is refused in one line...
+    let out = recommend(seed_index())
+        .args(["search", "retrieval", "--pooling", "cls"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.trim().lines().count() == 1
+            && err.contains("pooling mean")
+            && err.contains("--pooling cls"),
+        "{err}"
+    );
+    let out = recommend(seed_index())
+        .args(["search", "retrieval", "--precision", "int8"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // ...the index's own is accepted...
+    let asked = json(
+        seed_index(),
+        &["search", "retrieval", "--pooling", "mean", "-k", "5"],
+    );
+    let plain = json(seed_index(), &["search", "retrieval", "-k", "5"]);
+    assert_eq!(asked, plain);
+    // ...and an index that says `cls` gets cls-pooled queries without being asked.
+    let (dir, gen) = copy_of_seed_index();
+    let manifest_path = gen.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["model"]["pooling"] = "cls".into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let cls = json(dir.path(), &["search", "retrieval", "-k", "5"]);
+    let score = |v: &Value| v["results"][0]["score"].as_f64().unwrap();
+    assert!(
+        (score(&cls) - score(&plain)).abs() > 1e-4,
+        "{cls} vs {plain}"
+    );
 }

@@ -20,6 +20,9 @@ pub struct Paper {
     pub title_ko: Option<String>,
     /// Files this paper was read from (more than one after a merge), as given on the command line.
     pub sources: Vec<String>,
+    /// Title of the feed it came from (an RSS channel or Atom feed), for `--source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
     /// Links: the post URL first, then paper/code links.
     pub urls: Vec<String>,
     /// ISO date `YYYY-MM-DD` where known.
@@ -140,6 +143,7 @@ impl Paper {
             title: title.into(),
             title_ko: None,
             sources: vec![source.into()],
+            feed: None,
             urls: Vec::new(),
             date: None,
             venue: None,
@@ -598,6 +602,9 @@ fn merge_into(a: &mut Paper, b: Paper) {
     }
     if a.date.is_none() {
         a.date = b.date;
+    }
+    if a.feed.is_none() {
+        a.feed = b.feed;
     }
     if a.venue.is_none() {
         a.venue = b.venue;

@@ -67,6 +67,9 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
     let mut field = Field::None;
     let mut field_depth = 0usize; // element depth inside the current field (xhtml content)
     let mut depth = 0usize;
+    // The feed's own title (`<channel><title>` or Atom `<feed><title>`), for `--source`.
+    let mut feed_title = String::new();
+    let mut in_feed_title = false;
     loop {
         let ev = match reader.read_event() {
             Ok(ev) => ev,
@@ -80,7 +83,7 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                         papers.len()
                     ),
                 ));
-                return papers;
+                break;
             }
         };
         match ev {
@@ -121,6 +124,8 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                 } else if name == "item" || name == "entry" {
                     entry = Some(Entry::default());
                     field = Field::None;
+                } else if name == "title" && feed_title.is_empty() {
+                    in_feed_title = true;
                 }
             }
             Event::Empty(e) => {
@@ -145,6 +150,7 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
                 let name = local(e.name().as_ref());
+                in_feed_title = false;
                 if let Some(en) = entry.as_mut() {
                     if field != Field::None && field_depth > 0 {
                         field_depth -= 1;
@@ -167,11 +173,15 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
             Event::Text(t) => {
                 if let Some(en) = entry.as_mut() {
                     push(en, field, &t.decode().unwrap_or_default());
+                } else if in_feed_title {
+                    feed_title.push_str(&t.decode().unwrap_or_default());
                 }
             }
             Event::CData(t) => {
                 if let Some(en) = entry.as_mut() {
                     push(en, field, &String::from_utf8_lossy(t.as_ref()));
+                } else if in_feed_title {
+                    feed_title.push_str(&String::from_utf8_lossy(t.as_ref()));
                 }
             }
             Event::GeneralRef(r) => {
@@ -188,6 +198,14 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                         }
                     };
                     push(en, field, &s);
+                } else if in_feed_title {
+                    if let Ok(Some(c)) = r.resolve_char_ref() {
+                        feed_title.push(c);
+                    } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(
+                        &r.decode().unwrap_or_default(),
+                    ) {
+                        feed_title.push_str(s);
+                    }
                 }
             }
             Event::Eof => {
@@ -204,6 +222,12 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
                 break;
             }
             _ => {}
+        }
+    }
+    let feed_title = util::clean_inline(&feed_title);
+    if !feed_title.is_empty() {
+        for p in &mut papers {
+            p.feed = Some(feed_title.clone());
         }
     }
     papers

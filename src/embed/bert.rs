@@ -1,13 +1,14 @@
-//! The BERT encoder of multilingual-e5-small, written on candle's primitives.
+//! The BERT encoder of multilingual-e5-small, written on candle's primitives: the CUDA path,
+//! and on the CPU the reference that the kernels path (`cpu.rs`) is tested against
+//! (`RECOMMEND_KERNELS=candle` runs it).
 //!
-//! Why not `candle_transformers::models::bert::BertModel`? Three things it cannot do that this
-//! project measures: run the linear layers directly on the Q4_0 weights (`QMatMul`), flatten
-//! `[batch, len, hidden]` into one GEMM per layer instead of one per sequence, and hand back
+//! Why not `candle_transformers::models::bert::BertModel`? It cannot flatten
+//! `[batch, len, hidden]` into one GEMM per layer instead of one per sequence, nor hand back
 //! the attention probabilities that Ditto pooling weights tokens by. The arithmetic is the
 //! standard post-LayerNorm BERT and is checked against an independent reference
 //! (`tests/embed.rs`, cosine ≥ 0.9999).
 
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::LayerNorm;
 use candle_transformers::models::bert::{Config, HiddenAct};
@@ -15,9 +16,8 @@ use std::sync::Arc;
 
 /// Where the encoder's weights come from; `Weights` hides GGUF vs safetensors from the layers.
 pub trait WeightSource {
-    /// A weight matrix of a linear layer, kept quantized when `quantized` and the file allows.
-    fn matrix(&mut self, name: &str, quantized: bool) -> Result<QMatMul>;
-    /// A dense F32 tensor (biases, LayerNorm parameters, small embedding tables).
+    /// A dense F32 tensor (weight matrices dequantized, biases, LayerNorm parameters, small
+    /// embedding tables).
     fn dense(&mut self, name: &str) -> Result<Tensor>;
     /// The word-embedding table, which may stay quantized: rows are dequantized on lookup.
     fn table(&mut self, name: &str) -> Result<Table>;
@@ -30,7 +30,8 @@ pub enum Table {
 }
 
 impl Table {
-    fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+    /// Rows of `ids` (`[batch, len]`) → `[batch, len, hidden]`.
+    pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
         match self {
             Table::Quantized(q) => q.embedding(ids),
             Table::Dense(t) => {
@@ -44,21 +45,22 @@ impl Table {
 
 /// A linear layer applied as one GEMM over all tokens of the batch.
 struct Linear {
-    weight: QMatMul,
+    /// `[out, in]`.
+    weight: Tensor,
     bias: Tensor,
 }
 
 impl Linear {
-    fn load(src: &mut dyn WeightSource, prefix: &str, quantized: bool) -> Result<Self> {
+    fn load(src: &mut dyn WeightSource, prefix: &str) -> Result<Self> {
         Ok(Self {
-            weight: src.matrix(&format!("{prefix}.weight"), quantized)?,
+            weight: src.dense(&format!("{prefix}.weight"))?,
             bias: src.dense(&format!("{prefix}.bias"))?,
         })
     }
 
     /// `xs`: `[tokens, in]` → `[tokens, out]`.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.weight.forward(xs)?.broadcast_add(&self.bias)
+        xs.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
     }
 }
 
@@ -70,44 +72,21 @@ fn layer_norm(src: &mut dyn WeightSource, prefix: &str, eps: f64) -> Result<Laye
     ))
 }
 
-/// Query, key and value projections: one fused GEMM when the weights are dense, three when
-/// they are quantized (quantized blocks cannot be concatenated).
-enum Qkv {
-    Fused(Linear),
-    Split([Linear; 3]),
-}
-
-impl Qkv {
-    fn load(src: &mut dyn WeightSource, prefix: &str, quantized: bool) -> Result<Self> {
-        let parts = [
-            Linear::load(src, &format!("{prefix}.query"), quantized)?,
-            Linear::load(src, &format!("{prefix}.key"), quantized)?,
-            Linear::load(src, &format!("{prefix}.value"), quantized)?,
-        ];
-        if let [QMatMul::Tensor(q), QMatMul::Tensor(k), QMatMul::Tensor(v)] =
-            parts.each_ref().map(|l| &l.weight)
-        {
-            let weight = QMatMul::Tensor(Tensor::cat(&[q, k, v], 0)?);
-            let bias = Tensor::cat(&parts.each_ref().map(|l| &l.bias), 0)?;
-            return Ok(Qkv::Fused(Linear { weight, bias }));
-        }
-        Ok(Qkv::Split(parts))
-    }
-
-    /// `[tokens, hidden]` → `[tokens, 3 × hidden]` (queries, keys, values side by side).
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Qkv::Fused(l) => l.forward(xs),
-            Qkv::Split(ls) => Tensor::cat(
-                &[ls[0].forward(xs)?, ls[1].forward(xs)?, ls[2].forward(xs)?],
-                1,
-            ),
-        }
-    }
+/// Query, key and value projections as one GEMM: `[tokens, hidden]` → `[tokens, 3 × hidden]`.
+fn load_qkv(src: &mut dyn WeightSource, prefix: &str) -> Result<Linear> {
+    let parts = [
+        Linear::load(src, &format!("{prefix}.query"))?,
+        Linear::load(src, &format!("{prefix}.key"))?,
+        Linear::load(src, &format!("{prefix}.value"))?,
+    ];
+    Ok(Linear {
+        weight: Tensor::cat(&parts.each_ref().map(|l| &l.weight), 0)?,
+        bias: Tensor::cat(&parts.each_ref().map(|l| &l.bias), 0)?,
+    })
 }
 
 struct Layer {
-    qkv: Qkv,
+    qkv: Linear,
     attn_out: Linear,
     attn_norm: LayerNorm,
     ff_in: Linear,
@@ -138,12 +117,7 @@ pub struct Bert {
 }
 
 impl Bert {
-    pub fn load(
-        src: &mut dyn WeightSource,
-        config: &Config,
-        quantized: bool,
-        device: &Device,
-    ) -> Result<Self> {
+    pub fn load(src: &mut dyn WeightSource, config: &Config, device: &Device) -> Result<Self> {
         let eps = config.layer_norm_eps;
         let word = src.table("embeddings.word_embeddings.weight")?;
         let position = src.dense("embeddings.position_embeddings.weight")?;
@@ -153,11 +127,11 @@ impl Bert {
         for i in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
             layers.push(Layer {
-                qkv: Qkv::load(src, &format!("{p}.attention.self"), quantized)?,
-                attn_out: Linear::load(src, &format!("{p}.attention.output.dense"), quantized)?,
+                qkv: load_qkv(src, &format!("{p}.attention.self"))?,
+                attn_out: Linear::load(src, &format!("{p}.attention.output.dense"))?,
                 attn_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), eps)?,
-                ff_in: Linear::load(src, &format!("{p}.intermediate.dense"), quantized)?,
-                ff_out: Linear::load(src, &format!("{p}.output.dense"), quantized)?,
+                ff_in: Linear::load(src, &format!("{p}.intermediate.dense"))?,
+                ff_out: Linear::load(src, &format!("{p}.output.dense"))?,
                 ff_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), eps)?,
             });
         }

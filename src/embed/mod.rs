@@ -1,25 +1,27 @@
-//! Stage 3: text → L2-normalized sentence vectors, with multilingual-e5-small on candle.
+//! Stage 3: text → L2-normalized sentence vectors, with multilingual-e5-small.
 //!
 //! e5 has conventions that decide whether its vectors are any good (see `prepare`): NFC text,
-//! a `passage: ` or `query: ` prefix, at most 512 ids, right padding with id 1, masked mean
-//! pooling. Throughput comes from batching by a token budget over length-sorted texts, so
-//! that a batch of short texts is wide and a batch of long ones is narrow and little padding
-//! is computed.
+//! a `passage: ` or `query: ` prefix, at most 512 ids, masked mean pooling. Throughput comes
+//! from batching by a token budget over length-sorted texts, one batch per worker thread, and
+//! on the CPU from the kernels of `recommend-kernels` (`cpu.rs`), chosen per CPU at run time;
+//! candle loads the weights, runs CUDA, and is the reference the kernels are tested against.
 
 pub mod bert;
+pub mod cpu;
 mod gelu;
 pub mod pool;
 pub mod source;
 mod weights;
 
 pub use pool::Pooling;
+pub use recommend_kernels::Isa;
 pub use source::{ModelFiles, WeightsFile};
 
 use candle_core::Device;
-use candle_transformers::models::bert::Config;
+use candle_transformers::models::bert::{Config, HiddenAct};
+use recommend_kernels::Kernels;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokenizers::{Tokenizer, TruncationParams};
 use unicode_normalization::UnicodeNormalization;
@@ -46,6 +48,12 @@ pub enum EmbedError {
     Tokenizer(String),
     #[error("model: {0}")]
     Candle(#[from] candle_core::Error),
+    #[error("{0}")]
+    Kernels(#[from] recommend_kernels::KernelError),
+    #[error(
+        "--precision int8 runs on the CPU kernels only: use --precision f32 with --device cuda"
+    )]
+    Int8NeedsCpu,
 }
 
 /// Whether a text is indexed (`passage: `) or asked (`query: `); e5 was trained with both
@@ -66,51 +74,66 @@ impl Role {
 }
 
 /// Compute device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DeviceKind {
     #[default]
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
 }
 
-impl FromStr for DeviceKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" | "gpu" => Ok(DeviceKind::Cuda),
-            _ => Err(format!("unknown device {s:?} (cpu, cuda)")),
-        }
-    }
-}
-
-/// How the linear layers run: dequantized F32 (exact to the reference), or straight on the
-/// 4-bit weights with candle's quantized kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// How the linear layers run: f32 on the dequantized weights (exact to the reference), or
+/// int8 (activations quantized per token, weights per output channel; attention, softmax
+/// and LayerNorm stay f32). Recorded in the index manifest and part of the embedding-cache
+/// key: the serialized names (and the flag values, the same) must not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,
-    Quantized,
-}
-
-impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(Precision::F32),
-            "quantized" | "q4" | "q4_0" => Ok(Precision::Quantized),
-            _ => Err(format!("unknown precision {s:?} (f32, quantized)")),
-        }
-    }
+    #[value(alias = "i8")]
+    Int8,
 }
 
 impl std::fmt::Display for Precision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Precision::F32 => "f32",
-            Precision::Quantized => "quantized",
+            Precision::Int8 => "int8",
         })
+    }
+}
+
+/// What runs the encoder: the kernels of one instruction-set path (CPU), or candle (CUDA; on
+/// the CPU only as the reference, `RECOMMEND_KERNELS=candle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Kernels(Isa),
+    Candle,
+}
+
+impl Backend {
+    /// The CPU backend picked by `RECOMMEND_KERNELS` (`auto`, `avx512+vnni`, `avx512`,
+    /// `avx2`, `portable`, `candle`), by default the best kernel path of this CPU.
+    pub fn from_env() -> Result<Self, EmbedError> {
+        match std::env::var(recommend_kernels::ENV) {
+            Ok(v) if v.trim().eq_ignore_ascii_case("candle") => Ok(Backend::Candle),
+            _ => Ok(Backend::Kernels(Isa::from_env()?)),
+        }
+    }
+
+    /// `avx2+fma`, `portable`, … or `candle`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Kernels(isa) => isa.name(),
+            Backend::Candle => "candle",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -149,8 +172,15 @@ pub struct EmbedStats {
     pub elapsed: Duration,
 }
 
+enum Model {
+    Kernels(cpu::Encoder),
+    Candle(bert::Bert),
+}
+
 pub struct Embedder {
-    model: bert::Bert,
+    model: Model,
+    /// Workspaces of the kernels path, one taken by each running batch and put back after.
+    workspaces: std::sync::Mutex<Vec<cpu::Workspace>>,
     tokenizer: Tokenizer,
     options: EmbedOptions,
     files: ModelFiles,
@@ -160,7 +190,22 @@ pub struct Embedder {
 }
 
 impl Embedder {
+    /// Loads the model; on the CPU with the backend `RECOMMEND_KERNELS` names (by default the
+    /// best kernel path of this CPU).
     pub fn load(files: &ModelFiles, options: EmbedOptions) -> Result<Self, EmbedError> {
+        let backend = match options.device {
+            DeviceKind::Cpu => Backend::from_env()?,
+            DeviceKind::Cuda => Backend::Candle,
+        };
+        Self::load_with(files, options, backend)
+    }
+
+    /// Loads the model for an explicit backend (tests compare the paths this way).
+    pub fn load_with(
+        files: &ModelFiles,
+        options: EmbedOptions,
+        backend: Backend,
+    ) -> Result<Self, EmbedError> {
         let start = Instant::now();
         let device = match options.device {
             DeviceKind::Cpu => Device::Cpu,
@@ -169,29 +214,45 @@ impl Embedder {
             }
             DeviceKind::Cuda => Device::new_cuda(0)?,
         };
-        let model_err = |path: &PathBuf, message: String| EmbedError::Model {
-            path: path.clone(),
-            message,
-        };
         let config = load_config(files)?;
-        let quantized = options.precision == Precision::Quantized;
+        // The kernels implement the erf GELU of BERT/e5; other activations go to candle.
+        let backend = match backend {
+            Backend::Kernels(isa) if device.is_cpu() && config.hidden_act == HiddenAct::Gelu => {
+                Backend::Kernels(Kernels::new(isa)?.isa())
+            }
+            _ => Backend::Candle,
+        };
+        if backend == Backend::Candle && options.precision == Precision::Int8 {
+            return Err(EmbedError::Int8NeedsCpu);
+        }
+        let path = files.weights.paths()[0].to_path_buf();
+        let load = |src: &mut dyn bert::WeightSource| -> candle_core::Result<Model> {
+            Ok(match backend {
+                Backend::Kernels(isa) => Model::Kernels(cpu::Encoder::load(
+                    src,
+                    &config,
+                    options.precision,
+                    Kernels::new(isa).map_err(candle_core::Error::wrap)?,
+                )?),
+                Backend::Candle => Model::Candle(bert::Bert::load(src, &config, &device)?),
+            })
+        };
         let model = match &files.weights {
             WeightsFile::Gguf(p) => {
-                let mut src =
-                    weights::Gguf::open(p, &device).map_err(|e| model_err(p, e.to_string()))?;
-                bert::Bert::load(&mut src, &config, quantized, &device)
-                    .map_err(|e| model_err(p, e.to_string()))?
+                weights::Gguf::open(p, &device).and_then(|mut src| load(&mut src))
             }
             WeightsFile::Safetensors(ps) => {
-                let mut src = weights::Safetensors::open(ps, &device)
-                    .map_err(|e| model_err(&ps[0], e.to_string()))?;
-                bert::Bert::load(&mut src, &config, quantized, &device)
-                    .map_err(|e| model_err(&ps[0], e.to_string()))?
+                weights::Safetensors::open(ps, &device).and_then(|mut src| load(&mut src))
             }
-        };
+        }
+        .map_err(|e| EmbedError::Model {
+            path,
+            message: e.to_string(),
+        })?;
         let tokenizer = load_tokenizer(files)?;
         Ok(Self {
             model,
+            workspaces: Default::default(),
             tokenizer,
             options,
             files: files.clone(),
@@ -206,6 +267,14 @@ impl Embedder {
 
     pub fn options(&self) -> EmbedOptions {
         self.options
+    }
+
+    /// What runs the encoder (`recommend bench` prints it).
+    pub fn backend(&self) -> Backend {
+        match &self.model {
+            Model::Kernels(e) => Backend::Kernels(e.kernels().isa()),
+            Model::Candle(_) => Backend::Candle,
+        }
     }
 
     pub fn files(&self) -> &ModelFiles {
@@ -312,24 +381,48 @@ impl Embedder {
     /// One forward pass and pooling for the rows `batch` of `ids`.
     fn embed_batch(&self, ids: &[Vec<u32>], batch: &[usize]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let rows: Vec<Vec<u32>> = batch.iter().map(|&i| ids[i].clone()).collect();
-        let len = rows.iter().map(Vec::len).max().unwrap_or(0);
         let want_diag = self.options.pooling == Pooling::Ditto;
-        let enc = self.model.forward(&rows, want_diag)?;
-        let hidden = enc.hidden.flatten_all()?.to_vec1::<f32>()?;
-        let diag = match enc.attention_diagonal {
-            Some(d) => Some(d.flatten_all()?.to_vec1::<f32>()?),
-            None => None,
+        let pool_rows = |hidden: &[f32], diag: Option<&[f32]>, grid: usize| {
+            let mut offset = 0;
+            let mut out = Vec::with_capacity(rows.len());
+            for (r, row) in rows.iter().enumerate() {
+                let n = row.len();
+                let h = &hidden[offset * self.dim..(offset + n) * self.dim];
+                // Diagonals come per packed token (kernels) or per grid slot (candle).
+                let start = if grid == 0 { offset } else { r * grid };
+                let w = diag.map(|d| &d[start..start + n]);
+                out.push(pool::pool(self.options.pooling, h, self.dim, n, w));
+                offset += n;
+            }
+            out
         };
-        let mut offset = 0;
-        let mut out = Vec::with_capacity(rows.len());
-        for (r, row) in rows.iter().enumerate() {
-            let n = row.len();
-            let h = &hidden[offset * self.dim..(offset + n) * self.dim];
-            let w = diag.as_ref().map(|d| &d[r * len..r * len + n]);
-            out.push(pool::pool(self.options.pooling, h, self.dim, n, w));
-            offset += n;
+        match &self.model {
+            Model::Kernels(encoder) => {
+                let mut ws = self.take_workspace();
+                let out = encoder
+                    .forward(&rows, &mut ws, want_diag)
+                    .map(|o| pool_rows(o.hidden, o.diagonal, 0));
+                self.workspaces
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(ws);
+                Ok(out?)
+            }
+            Model::Candle(bert) => {
+                let enc = bert.forward(&rows, want_diag)?;
+                let hidden = enc.hidden.flatten_all()?.to_vec1::<f32>()?;
+                let diag = match enc.attention_diagonal {
+                    Some(d) => Some(d.flatten_all()?.to_vec1::<f32>()?),
+                    None => None,
+                };
+                Ok(pool_rows(&hidden, diag.as_deref(), enc.padded_len))
+            }
         }
-        Ok(out)
+    }
+
+    fn take_workspace(&self) -> cpu::Workspace {
+        let mut pool = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
+        pool.pop().unwrap_or_default()
     }
 }
 

@@ -1,10 +1,9 @@
 //! Pooling: from per-token hidden states to one sentence vector.
 
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// How token vectors become one sentence vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
     /// Mean over real tokens: what e5 was trained with.
@@ -15,18 +14,6 @@ pub enum Pooling {
     /// Ditto (Chen et al., 2023): tokens weighted by the diagonal of the first layer's
     /// attention, which tracks how informative a token is, without any training.
     Ditto,
-}
-
-impl FromStr for Pooling {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "mean" => Ok(Pooling::Mean),
-            "cls" => Ok(Pooling::Cls),
-            "ditto" => Ok(Pooling::Ditto),
-            _ => Err(format!("unknown pooling {s:?} (mean, cls, ditto)")),
-        }
-    }
 }
 
 impl std::fmt::Display for Pooling {

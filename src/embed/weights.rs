@@ -1,7 +1,8 @@
-//! Reading encoder weights from GGUF (possibly quantized) or safetensors (mmaped) files.
+//! Reading encoder weights from GGUF (possibly quantized: dequantized on read) or safetensors
+//! (mmaped) files.
 
 use super::bert::{Table, WeightSource};
-use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Result, Tensor};
 use std::fs::File;
@@ -56,15 +57,6 @@ impl Gguf {
 }
 
 impl WeightSource for Gguf {
-    fn matrix(&mut self, name: &str, quantized: bool) -> Result<QMatMul> {
-        let q = self.qtensor(name)?;
-        if quantized && q.dtype().block_size() > 1 {
-            Ok(QMatMul::QTensor(Arc::new(q)))
-        } else {
-            Ok(QMatMul::Tensor(q.dequantize(&self.device)?))
-        }
-    }
-
     fn dense(&mut self, name: &str) -> Result<Tensor> {
         self.qtensor(name)?.dequantize(&self.device)
     }
@@ -99,16 +91,6 @@ impl Safetensors {
 }
 
 impl WeightSource for Safetensors {
-    fn matrix(&mut self, name: &str, quantized: bool) -> Result<QMatMul> {
-        let t = self.dense(name)?;
-        if quantized {
-            // No quantized weights in this file: quantize to Q8_0, the finest block format.
-            let q = QTensor::quantize(&t, candle_core::quantized::GgmlDType::Q8_0)?;
-            return Ok(QMatMul::QTensor(Arc::new(q)));
-        }
-        Ok(QMatMul::Tensor(t))
-    }
-
     fn dense(&mut self, name: &str) -> Result<Tensor> {
         for n in candidates(name) {
             if self.tensors.get(&n).is_ok() {

@@ -18,11 +18,13 @@ pub const PAPERS: &str = "papers.json";
 pub const CHUNKS: &str = "chunks.json";
 pub const VECTORS: &str = "vectors.f32";
 pub const HUBNESS: &str = "hubness.f32";
+/// Term statistics for lexical scoring (written by `query::lexical`).
+pub const LEXICAL: &str = "lexical.bin";
 pub const PAPER_GRAPH: &str = "papers";
 pub const CHUNK_GRAPH: &str = "chunks";
 
 /// How a paper's vector is made from its passage vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaperVector {
     /// Normalized mean of all passage vectors.
@@ -34,20 +36,6 @@ pub enum PaperVector {
     /// The mean of each language's unit mean: a paper summarized in Korean and in English
     /// counts each language once.
     LanguageBalanced,
-}
-
-impl std::str::FromStr for PaperVector {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mean" => Ok(PaperVector::Mean),
-            "title-weighted" => Ok(PaperVector::TitleWeighted),
-            "language-balanced" => Ok(PaperVector::LanguageBalanced),
-            _ => Err(format!(
-                "unknown paper vector {s:?} (mean, title-weighted, language-balanced)"
-            )),
-        }
-    }
 }
 
 /// Settings that decide what goes into an index.
@@ -117,6 +105,9 @@ pub struct PaperMeta {
     pub date: Option<String>,
     /// Files the paper was read from, as given to `index`.
     pub sources: Vec<String>,
+    /// Title of the feed it came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
     /// The post's link (the first of the paper's links).
     pub url: Option<String>,
     pub venue: Option<String>,
@@ -135,6 +126,7 @@ impl From<&Paper> for PaperMeta {
             title_ko: p.title_ko.clone(),
             date: p.date.clone(),
             sources: p.sources.clone(),
+            feed: p.feed.clone(),
             url: p.urls.first().cloned(),
             venue: p.venue.clone(),
             tags: p.tags.clone(),

@@ -121,6 +121,19 @@ impl Index {
         ids::find_position(self.papers.iter().map(|p| p.id.as_str()), id)
     }
 
+    /// A further file of the generation (one a feature added with `GenerationWriter::put`),
+    /// checked against the manifest; `None` when this generation has no such file.
+    pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.manifest.files.contains_key(name) {
+            return Ok(None);
+        }
+        let corrupt = |reason: String| StoreError::Corrupt {
+            dir: self.dir.clone(),
+            reason,
+        };
+        read_verified(&self.dir, &self.manifest, name, &corrupt).map(Some)
+    }
+
     /// The cache key of passage `ci`'s vector (see `build`).
     pub(super) fn passage_key(&self, ci: usize) -> &str {
         &self.chunks[ci].key

@@ -121,5 +121,12 @@ pub(super) fn write(
     let large = papers.len() >= ann::EXACT_BELOW;
     let hubness = csls::hubness(&centered, dim, paper_graph.as_ref().filter(|_| large));
     gen.put(HUBNESS, &f32_bytes(&hubness))?;
+    let lexical = crate::query::lexical::LexicalStats::of_papers(
+        papers,
+        chunks
+            .iter()
+            .map(|c| (c.chunk.paper.as_str(), c.chunk.text.as_str())),
+    );
+    gen.put(LEXICAL, &lexical.to_bytes())?;
     gen.finish(root, model, settings, sources, papers.len(), chunks.len())
 }

@@ -1,0 +1,47 @@
+//! The command-line front end: `args` parses and checks the flags into the library's
+//! settings once, `printer` turns results into text or JSON, `progress` draws index
+//! progress. The modes in `main.rs` only call the library (`recommend::app`, `query`, …)
+//! between the two, as the web server does.
+
+pub mod args;
+pub mod printer;
+pub mod progress;
+
+use recommend::app::Config;
+use recommend::index::IndexSettings;
+use recommend::query::{SearchRequest, SimilarRequest};
+use std::path::PathBuf;
+
+/// Settings every mode shares.
+pub struct Options {
+    pub config: Config,
+    pub printer: Box<dyn printer::Printer>,
+    pub progress: progress::Reporter,
+    pub quiet: bool,
+}
+
+/// What to do, with its checked arguments.
+pub enum Mode {
+    Index {
+        paths: Vec<PathBuf>,
+        settings: IndexSettings,
+    },
+    Similar(SimilarRequest),
+    Search {
+        /// `req.graph` is decided by `graph` once the index is open.
+        req: SearchRequest,
+        /// `Some(true)`: the HNSW graph, `Some(false)`: exact scan, `None`: by index size.
+        graph: Option<bool>,
+    },
+    List,
+    Show {
+        id: String,
+    },
+    Embed {
+        /// `None` for standard input.
+        file: Option<PathBuf>,
+        query: bool,
+    },
+    Bench(recommend::bench::BenchConfig),
+    Eval(recommend::eval::EvalConfig),
+}

@@ -1,0 +1,728 @@
+//! Stage 5: answers from a loaded index — papers like one or more papers (and unlike
+//! others), papers for a free-text query, and the passages that explain each match.
+//!
+//! Both front ends (the CLI and the web server) call `similar` and `search` with a request
+//! struct and get plain `Serialize` results back; nothing here prints.
+//!
+//! Several seeds. A reader thinks in reading lists: "papers like A and B, but not like C".
+//! Two ways to combine seeds are implemented and measured by `recommend eval`
+//! (see `Seeds`): scoring against each seed and keeping the best (Qdrant's `best_score`
+//! recommend strategy), or merging the seeds into one pseudo-paper first (Rocchio).
+
+pub mod filter;
+pub mod lexical;
+
+pub use filter::{Filter, FilterError, PartialDate};
+pub use lexical::LexicalWeights;
+use lexical::Sparse;
+
+use crate::corpus::ids;
+use crate::embed::{EmbedError, Embedder, Role};
+use crate::index::format::LEXICAL;
+use crate::index::{ann, csls, Index, PaperMeta, StoreError};
+use lexical::LexicalStats;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// How two papers are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// Cosine of the paper vectors.
+    Cosine,
+    /// Cosine after subtracting the collection's mean vector: embedding spaces are
+    /// anisotropic, and the shared direction makes every pair look alike.
+    Centered,
+    /// CSLS (Conneau et al., 2018) on centered vectors: `2·cos(a,b) − r(a) − r(b)`, where
+    /// `r(x)` is x's mean similarity to its nearest neighbours (stored in the index, see
+    /// `index::csls`); it discounts "hub" papers that are close to everything, such as long
+    /// surveys.
+    Csls,
+    /// The best-matching pair of passages, one from each paper (no paper vector at all).
+    #[value(alias = "maxsim")]
+    MaxSim,
+    /// Symmetric passage matching (BERTScore-style, on centered passage vectors): each
+    /// passage's best match in the other paper, averaged over both papers' passages. A
+    /// long post and a short one are compared part by part instead of through two means
+    /// that the long post's experiment sections dominate.
+    Matching,
+    /// tf-idf cosine over English terms (and Korean bigrams), see `lexical`.
+    Lexical,
+    /// CSLS, passage matching and lexical overlap, each standardized over the candidates
+    /// and summed with the weights of `Fusion`.
+    #[default]
+    Fused,
+}
+
+impl std::fmt::Display for Scoring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_name(self))
+    }
+}
+
+/// Weights of the standardized signals summed by `Scoring::Fused` (chosen with
+/// `recommend eval --sweep`, see BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Fusion {
+    pub csls: f32,
+    pub matching: f32,
+    pub lexical: f32,
+    pub terms: LexicalWeights,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self {
+            csls: 1.0,
+            matching: 1.0,
+            lexical: 1.0,
+            terms: LexicalWeights::default(),
+        }
+    }
+}
+
+/// Papers a cheap first stage (CSLS on paper vectors) keeps for the scorings that compare
+/// passages: their cost then stays flat as the collection grows.
+pub const SHORTLIST: usize = 200;
+
+/// How several seed papers are combined into one ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Seeds {
+    /// Each candidate is scored against every seed and keeps its best (standardized)
+    /// score: a candidate close to any one seed ranks high, so a reading list on two
+    /// topics yields both (Qdrant's `best_score`).
+    #[default]
+    #[value(alias = "best")]
+    BestScore,
+    /// The seeds are merged into one pseudo-paper (mean vector, all passages, all terms)
+    /// and candidates are scored against it (Rocchio's relevance feedback).
+    #[value(alias = "average")]
+    Rocchio,
+}
+
+/// The serde name of a unit variant (`best-score`), which is also its flag value.
+fn serde_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl std::fmt::Display for Seeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_name(self))
+    }
+}
+
+/// Weight of the papers to avoid against the seeds: a candidate's standardized score
+/// against them (combined like the seeds) is subtracted at this weight. Qdrant's
+/// `average_vector` uses the same ratio (`2·mean(positive) − mean(negative)`). Unlike
+/// Qdrant's `best_score` rule, which leaves a candidate alone unless it is nearer a paper
+/// to avoid than to every seed, this pushes down everything in proportion to how close it
+/// is to what the reader does not want.
+const AVOID_WEIGHT: f32 = 0.5;
+
+/// "Papers like these, unlike those".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarRequest {
+    /// Seed papers (one or more), by id.
+    pub ids: Vec<String>,
+    /// Papers whose neighbours are not wanted.
+    #[serde(default)]
+    pub not: Vec<String>,
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default)]
+    pub scoring: Scoring,
+    #[serde(default)]
+    pub seeds: Seeds,
+    #[serde(default)]
+    pub fusion: Fusion,
+    #[serde(default)]
+    pub filter: Filter,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+impl SimilarRequest {
+    /// Papers like one paper, with the default scoring and no filter.
+    pub fn new(id: impl Into<String>, k: usize) -> Self {
+        Self {
+            ids: vec![id.into()],
+            not: Vec::new(),
+            k,
+            scoring: Scoring::default(),
+            seeds: Seeds::default(),
+            fusion: Fusion::default(),
+            filter: Filter::default(),
+        }
+    }
+}
+
+/// Papers for a free-text query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub text: String,
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default)]
+    pub filter: Filter,
+    /// Walk the HNSW graph instead of scanning every passage.
+    #[serde(default)]
+    pub graph: bool,
+}
+
+impl SearchRequest {
+    pub fn new(text: impl Into<String>, k: usize) -> Self {
+        Self {
+            text: text.into(),
+            k,
+            filter: Filter::default(),
+            graph: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaperRef {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    pub query_passage: String,
+    pub match_passage: String,
+    /// The seed the query passage comes from (only when there are several seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimilarHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Similar {
+    /// The (first) seed paper.
+    pub query: PaperRef,
+    /// Further seed papers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<PaperRef>,
+    /// Papers whose neighbours were pushed down.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not: Vec<PaperRef>,
+    pub results: Vec<SimilarHit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    pub passage: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Search {
+    pub results: Vec<SearchHit>,
+}
+
+/// Why a query could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    UnknownId(#[from] ids::UnknownId),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("no seed paper given: name at least one paper id")]
+    NoSeed,
+    #[error("{0} is both a seed and a paper to avoid")]
+    SeedAndNot(String),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Store(#[from] crate::index::StoreError),
+    #[error("the index holds {index}-d vectors but the model makes {model}-d ones: run `recommend index` with this model")]
+    Dimension { index: usize, model: usize },
+}
+
+/// Paper-to-paper similarity over a whole index, prepared once per process (or server):
+/// what every query needs and the index does not store ready to use.
+pub struct PaperSpace {
+    dim: usize,
+    /// Every paper's short metadata (filters, result lists).
+    metas: Vec<PaperMeta>,
+    /// Passage rows of each paper.
+    by_paper: Vec<Range<usize>>,
+    /// Paper vectors minus the collection mean, re-normalized (CSLS and `Centered`).
+    centered: Vec<f32>,
+    /// The mean passage vector's squared length and each passage's dot product with it:
+    /// enough to get the cosine of two centered passages from their raw dot product.
+    mean_sq: f32,
+    mean_dot: Vec<f32>,
+    lexical: LexicalStats,
+}
+
+/// What candidates are scored against: one paper, or several merged into a pseudo-paper.
+struct Probe {
+    /// Unit paper vector (raw and centered).
+    raw: Vec<f32>,
+    centered: Vec<f32>,
+    /// CSLS hubness of the probe (constant over candidates; kept so that single-paper
+    /// scores are today's CSLS scores).
+    hubness: f32,
+    passages: Vec<usize>,
+    papers: Vec<usize>,
+}
+
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    crate::embed::pool::normalize(&mut v);
+    v
+}
+
+fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; dim];
+    for r in rows {
+        sum.iter_mut().zip(r).for_each(|(s, x)| *s += x);
+    }
+    unit(sum)
+}
+
+impl PaperSpace {
+    pub fn new(index: &Index) -> Result<Self, StoreError> {
+        let dim = index.dim();
+        let rows = index.passage_count();
+        let mut passage_mean = vec![0f32; dim];
+        for row in index.passage_vectors().chunks_exact(dim) {
+            passage_mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+        }
+        passage_mean
+            .iter_mut()
+            .for_each(|m| *m /= rows.max(1) as f32);
+        let mean_dot = index
+            .passage_vectors()
+            .chunks_exact(dim)
+            .map(|row| ann::dot(row, &passage_mean))
+            .collect();
+        let n = index.paper_count();
+        let metas = (0..n)
+            .map(|i| index.paper_meta(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let lexical = match index.read_file(LEXICAL)? {
+            Some(bytes) => LexicalStats::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
+                dir: index.dir().to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            // Written before lexical statistics were stored: count them now.
+            None => {
+                let mut texts = Vec::with_capacity(n);
+                for (i, m) in metas.iter().enumerate() {
+                    let mut t = vec![m.title.clone()];
+                    for row in index.passages_of(i) {
+                        t.push(index.passage_text(row)?);
+                    }
+                    texts.push(t);
+                }
+                LexicalStats::build(texts.iter().map(|t| t.iter().map(String::as_str).collect()))
+            }
+        };
+        if lexical.papers() != n {
+            return Err(StoreError::Corrupt {
+                dir: index.dir().to_path_buf(),
+                reason: format!("{LEXICAL} describes {} papers, not {n}", lexical.papers()),
+            });
+        }
+        Ok(Self {
+            dim,
+            metas,
+            by_paper: (0..n).map(|i| index.passages_of(i)).collect(),
+            centered: csls::centered(index.paper_vectors(), dim),
+            mean_sq: ann::dot(&passage_mean, &passage_mean),
+            mean_dot,
+            lexical,
+        })
+    }
+
+    fn centered_row(&self, i: usize) -> &[f32] {
+        &self.centered[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
+    fn probe(&self, index: &Index, seeds: &[usize]) -> Probe {
+        let d = self.dim;
+        Probe {
+            raw: mean_rows(seeds.iter().map(|&s| index.paper_vector(s)), d),
+            centered: mean_rows(seeds.iter().map(|&s| self.centered_row(s)), d),
+            hubness: seeds.iter().map(|&s| index.hubness()[s]).sum::<f32>() / seeds.len() as f32,
+            passages: seeds
+                .iter()
+                .flat_map(|&s| self.by_paper[s].clone())
+                .collect(),
+            papers: seeds.to_vec(),
+        }
+    }
+
+    fn csls(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
+        2.0 * ann::dot(&probe.centered, self.centered_row(j)) - probe.hubness - index.hubness()[j]
+    }
+
+    /// Cosine of passages `a` and `b` after subtracting the mean passage vector.
+    fn centered_cos(&self, index: &Index, a: usize, b: usize) -> f32 {
+        let dot = ann::dot(index.passage_vector(a), index.passage_vector(b));
+        let norm = |i: usize| {
+            (1.0 - 2.0 * self.mean_dot[i] + self.mean_sq)
+                .max(1e-12)
+                .sqrt()
+        };
+        (dot - self.mean_dot[a] - self.mean_dot[b] + self.mean_sq) / (norm(a) * norm(b))
+    }
+
+    /// Symmetric passage matching of the probe's passages and paper `b`'s.
+    fn matching(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
+        let theirs = self.by_paper[b].clone();
+        if probe.is_empty() || theirs.is_empty() {
+            return 0.0;
+        }
+        let mut best_theirs = vec![f32::NEG_INFINITY; theirs.len()];
+        let mut ours = 0f32;
+        for &i in probe {
+            let mut best = f32::NEG_INFINITY;
+            for (k, j) in theirs.clone().enumerate() {
+                let s = self.centered_cos(index, i, j);
+                best = best.max(s);
+                best_theirs[k] = best_theirs[k].max(s);
+            }
+            ours += best;
+        }
+        let theirs_mean = best_theirs.iter().sum::<f32>() / theirs.len() as f32;
+        (ours / probe.len() as f32 + theirs_mean) / 2.0
+    }
+
+    fn max_sim(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
+        let mut best = f32::NEG_INFINITY;
+        for &i in probe {
+            for j in self.by_paper[b].clone() {
+                best = best.max(ann::dot(index.passage_vector(i), index.passage_vector(j)));
+            }
+        }
+        best
+    }
+
+    /// Scores of `candidates` against `probe` under `scoring`. Single signals are raw
+    /// scores; `Fused` is a sum of standardized ones.
+    fn scores(
+        &self,
+        index: &Index,
+        scoring: Scoring,
+        fusion: &Fusion,
+        probe: &Probe,
+        candidates: &[usize],
+    ) -> Vec<f32> {
+        let lexical = || {
+            let q = Sparse::sum(
+                probe
+                    .papers
+                    .iter()
+                    .map(|&p| self.lexical.paper(p, &fusion.terms))
+                    .collect::<Vec<_>>()
+                    .iter(),
+            );
+            candidates
+                .iter()
+                .map(|&j| q.dot(&self.lexical.paper(j, &fusion.terms)))
+                .collect::<Vec<f32>>()
+        };
+        let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
+        match scoring {
+            Scoring::Cosine => each(&|j| ann::dot(&probe.raw, index.paper_vector(j))),
+            Scoring::Centered => each(&|j| ann::dot(&probe.centered, self.centered_row(j))),
+            Scoring::Csls => each(&|j| self.csls(index, probe, j)),
+            Scoring::MaxSim => each(&|j| self.max_sim(index, &probe.passages, j)),
+            Scoring::Matching => each(&|j| self.matching(index, &probe.passages, j)),
+            Scoring::Lexical => lexical(),
+            Scoring::Fused => {
+                let mut total = vec![0f32; candidates.len()];
+                let mut add = |w: f32, signal: &dyn Fn() -> Vec<f32>| {
+                    if w != 0.0 {
+                        let z = standardized(signal());
+                        total.iter_mut().zip(z).for_each(|(t, z)| *t += w * z);
+                    }
+                };
+                add(fusion.csls, &|| each(&|j| self.csls(index, probe, j)));
+                add(fusion.matching, &|| {
+                    each(&|j| self.matching(index, &probe.passages, j))
+                });
+                add(fusion.lexical, &lexical);
+                total
+            }
+        }
+    }
+
+    /// `candidates` ranked for the seeds `pos` and the papers to avoid `neg`, best first.
+    fn rank(
+        &self,
+        index: &Index,
+        req: &SimilarRequest,
+        pos: &[usize],
+        neg: &[usize],
+        candidates: &[usize],
+    ) -> Vec<(usize, f32)> {
+        let passages = matches!(
+            req.scoring,
+            Scoring::Matching | Scoring::MaxSim | Scoring::Fused
+        );
+        if passages && candidates.len() > SHORTLIST {
+            let cheap = SimilarRequest {
+                scoring: Scoring::Csls,
+                ..req.clone()
+            };
+            let mut first = self.rank(index, &cheap, pos, neg, candidates);
+            first.truncate(SHORTLIST);
+            let shortlist: Vec<usize> = first.into_iter().map(|c| c.0).collect();
+            return self.rank(index, req, pos, neg, &shortlist);
+        }
+        let score = |group: &[usize]| {
+            self.scores(
+                index,
+                req.scoring,
+                &req.fusion,
+                &self.probe(index, group),
+                candidates,
+            )
+        };
+        // One side (the seeds, or the papers to avoid) as standardized scores.
+        let side = |group: &[usize]| -> Vec<f32> {
+            match req.seeds {
+                Seeds::BestScore => {
+                    let per: Vec<Vec<f32>> =
+                        group.iter().map(|&s| standardized(score(&[s]))).collect();
+                    (0..candidates.len())
+                        .map(|c| per.iter().map(|v| v[c]).fold(f32::NEG_INFINITY, f32::max))
+                        .collect()
+                }
+                Seeds::Rocchio => standardized(score(group)),
+            }
+        };
+        let combined: Vec<f32> = if pos.len() == 1 && neg.is_empty() {
+            score(pos)
+        } else if neg.is_empty() {
+            side(pos)
+        } else {
+            let n = side(neg);
+            side(pos)
+                .iter()
+                .zip(&n)
+                .map(|(p, n)| p - AVOID_WEIGHT * n)
+                .collect()
+        };
+        let mut out: Vec<(usize, f32)> = candidates.iter().copied().zip(combined).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+}
+
+/// `v` as z-scores (mean 0, standard deviation 1), so that the scores of different seeds,
+/// which sit at different levels, can be compared and combined.
+fn standardized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.len().max(1) as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+    let sd = var.sqrt().max(1e-6);
+    v.iter_mut().for_each(|x| *x = (*x - mean) / sd);
+    v
+}
+
+/// Looks up each id, in order, dropping repeats.
+fn resolve_ids(index: &Index, wanted: &[String]) -> Result<Vec<usize>, ids::UnknownId> {
+    let mut out: Vec<usize> = Vec::new();
+    for id in wanted {
+        let i = index.find(id)?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+impl PaperSpace {
+    fn paper_ref(&self, i: usize) -> PaperRef {
+        PaperRef {
+            id: self.metas[i].id.clone(),
+            title: self.metas[i].title.clone(),
+        }
+    }
+
+    /// Papers that pass `filter` (after checking it against the collection).
+    fn allowed(&self, filter: &Filter) -> Result<Vec<bool>, FilterError> {
+        filter.check(&self.metas)?;
+        Ok(self.metas.iter().map(|m| filter.allows(m)).collect())
+    }
+}
+
+/// Papers like the request's seeds, best first; never a seed or a paper to avoid, and only
+/// papers that pass the filter.
+pub fn similar(
+    index: &Index,
+    space: &PaperSpace,
+    req: &SimilarRequest,
+) -> Result<Similar, QueryError> {
+    let pos = resolve_ids(index, &req.ids)?;
+    let neg = resolve_ids(index, &req.not)?;
+    if pos.is_empty() {
+        return Err(QueryError::NoSeed);
+    }
+    if let Some(&both) = pos.iter().find(|p| neg.contains(p)) {
+        return Err(QueryError::SeedAndNot(space.metas[both].id.clone()));
+    }
+    let allowed = space.allowed(&req.filter)?;
+    let candidates: Vec<usize> = (0..space.metas.len())
+        .filter(|i| allowed[*i] && !pos.contains(i) && !neg.contains(i))
+        .collect();
+    let ranked = space.rank(index, req, &pos, &neg, &candidates);
+    let several = pos.len() > 1;
+    let text = |c: Option<usize>| c.map_or(Ok(String::new()), |c| index.passage_text(c));
+    let results = ranked
+        .into_iter()
+        .take(req.k)
+        .map(|(j, score)| {
+            let (seed, qc, mc) = best_pair(index, space, &pos, j);
+            Ok(SimilarHit {
+                id: space.metas[j].id.clone(),
+                title: space.metas[j].title.clone(),
+                score,
+                why: Why {
+                    query_passage: text(qc)?,
+                    match_passage: text(mc)?,
+                    seed: several.then(|| space.metas[seed].id.clone()),
+                },
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Similar {
+        query: space.paper_ref(pos[0]),
+        also: pos[1..].iter().map(|&i| space.paper_ref(i)).collect(),
+        not: neg.iter().map(|&i| space.paper_ref(i)).collect(),
+        results,
+    })
+}
+
+/// The pair of passages, one from a seed and one from paper `b`, whose vectors agree most,
+/// and the seed it came from.
+fn best_pair(
+    index: &Index,
+    space: &PaperSpace,
+    seeds: &[usize],
+    b: usize,
+) -> (usize, Option<usize>, Option<usize>) {
+    let mut best = (seeds[0], None, None);
+    let mut best_score = f32::NEG_INFINITY;
+    for &s in seeds {
+        for i in space.by_paper[s].clone() {
+            for j in space.by_paper[b].clone() {
+                let v = ann::dot(index.passage_vector(i), index.passage_vector(j));
+                if v > best_score {
+                    best_score = v;
+                    best = (s, Some(i), Some(j));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Papers for a free-text query: passages ranked by the query vector, each paper scored by
+/// its best passage.
+pub fn search(
+    index: &Index,
+    space: &PaperSpace,
+    embedder: &Embedder,
+    req: &SearchRequest,
+) -> Result<Search, QueryError> {
+    let qv = embedder
+        .embed(&[req.text.as_str()], Role::Query)?
+        .pop()
+        .expect("one vector per text");
+    search_with_vector(index, space, req, &qv)
+}
+
+/// `search` for a query whose vector is already known (`req.text` is not embedded again).
+pub fn search_with_vector(
+    index: &Index,
+    space: &PaperSpace,
+    req: &SearchRequest,
+    qv: &[f32],
+) -> Result<Search, QueryError> {
+    let dim = index.dim();
+    if qv.len() != dim {
+        return Err(QueryError::Dimension {
+            index: dim,
+            model: qv.len(),
+        });
+    }
+    let allowed = space.allowed(&req.filter)?;
+    let passing = allowed.iter().filter(|a| **a).count();
+    let total = index.passage_count();
+    // Enough passages that k distinct papers are almost surely among them.
+    let wanted = (req.k * 8).max(64).min(total);
+    let mut hits = if req.graph {
+        index
+            .graph("chunks")?
+            .search(index.passage_vectors(), qv, wanted)
+    } else {
+        ann::exact(index.passage_vectors(), dim, qv, wanted)
+    };
+    let enough = |hits: &[(usize, f32)]| {
+        let mut seen = std::collections::HashSet::new();
+        hits.iter()
+            .map(|h| index.paper_of_passage(h.0))
+            .filter(|&p| allowed[p] && seen.insert(p))
+            .count()
+            >= req.k.min(passing)
+    };
+    if !enough(&hits) && wanted < total {
+        // A narrow filter: most nearby passages belong to papers it excludes, so rank
+        // every passage (still one pass over the vectors).
+        hits = ann::exact(index.passage_vectors(), dim, qv, total);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut results = Vec::new();
+    for (row, score) in hits {
+        let p = index.paper_of_passage(row);
+        if !allowed[p] || !seen.insert(p) {
+            continue;
+        }
+        results.push(SearchHit {
+            id: space.metas[p].id.clone(),
+            title: space.metas[p].title.clone(),
+            score,
+            passage: index.passage_text(row)?,
+        });
+        if results.len() == req.k {
+            break;
+        }
+    }
+    Ok(Search { results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standardized_scores_have_mean_zero_and_unit_spread() {
+        let z = standardized(vec![1.0, 2.0, 3.0, 4.0]);
+        assert!(z.iter().sum::<f32>().abs() < 1e-5);
+        let var = z.iter().map(|x| x * x).sum::<f32>() / 4.0;
+        assert!((var - 1.0).abs() < 1e-5);
+        assert_eq!(standardized(vec![5.0, 5.0]), vec![0.0, 0.0]);
+    }
+}
