@@ -419,13 +419,21 @@ fn unfit_why_passage(text: &str) -> Option<&'static str> {
         return Some("author list");
     }
     let email = text.split_whitespace().any(|w| {
-        w.split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'))
+        let w = w.trim_end_matches(|c: char| c.is_ascii_punctuation());
+        w.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.ends_with('.')
+        })
     });
     if email {
         return Some("e-mail address");
     }
-    for phrase in ["안녕하세요", "읽어주셔서 감사", "감사합니다", "Thanks for reading", "Hi everyone"] {
+    for phrase in [
+        "안녕하세요",
+        "읽어주셔서 감사",
+        "감사합니다",
+        "Thanks for reading",
+        "Hi everyone",
+    ] {
         if text.contains(phrase) {
             return Some("greeting");
         }
@@ -461,7 +469,9 @@ fn unfit_passage_rule_catches_what_it_should() {
         Some("link list")
     );
     assert_eq!(
-        unfit_why_passage("CAD 는 context 를 사용할 때와 사용하지 않을 때의 차이를 키운다 (Shi et al., 2023)."),
+        unfit_why_passage(
+            "CAD 는 context 를 사용할 때와 사용하지 않을 때의 차이를 키운다 (Shi et al., 2023)."
+        ),
         None
     );
 }
@@ -484,7 +494,13 @@ fn no_why_passage_is_boilerplate() {
             }
         }
     }
-    assert!(bad.is_empty(), "{} unfit passages:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} unfit passages:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
 
 /// Every paper of the seed index, by id: (date, source file names, tags).
 fn paper_meta(index: &Path) -> std::collections::HashMap<String, (Option<String>, Vec<String>)> {

@@ -229,7 +229,13 @@ pub fn paper_vectors(
         }
     }
     let langs: Vec<Option<Lang>> = chunks.iter().map(|c| c.lang).collect();
-    paper_vectors_of(rows.iter().map(|r| r.iter().copied()), &langs, vectors, dim, mode)
+    paper_vectors_of(
+        rows.iter().map(|r| r.iter().copied()),
+        &langs,
+        vectors,
+        dim,
+        mode,
+    )
 }
 
 /// `paper_vectors` for passages stored grouped by paper: paper `i`'s passages are the
@@ -282,7 +288,11 @@ fn paper_vectors_of<R: IntoIterator<Item = usize>>(
                             groups.len() - 1
                         }
                     };
-                    groups[g].1.iter_mut().zip(row(ci)).for_each(|(s, x)| *s += x);
+                    groups[g]
+                        .1
+                        .iter_mut()
+                        .zip(row(ci))
+                        .for_each(|(s, x)| *s += x);
                 }
                 for (_, mut g) in groups {
                     embed::pool::normalize(&mut g);
