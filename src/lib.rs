@@ -13,4 +13,6 @@ pub mod corpus;
 pub mod embed;
 pub mod eval;
 pub mod index;
+pub mod layout;
 pub mod query;
+pub mod serve;

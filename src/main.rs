@@ -71,6 +71,7 @@ fn run(mut o: Options, mode: Mode) -> Result<()> {
             let report = recommend::eval::run(&files, options, &config)?;
             o.printer.eval(&report)?
         }
+        Mode::Serve { addr } => serve(&mut o, addr)?,
     }
     o.printer.flush()?;
     Ok(())
@@ -148,5 +149,16 @@ fn embed_lines(o: &mut Options, file: Option<&std::path::Path>, query: bool) -> 
     let role = if query { Role::Query } else { Role::Passage };
     let printer = &mut o.printer;
     app::embed_lines(&embedder, reader, role, &mut |e| printer.embedded(&e))?;
+    Ok(())
+}
+
+fn serve(o: &mut Options, addr: std::net::SocketAddr) -> Result<()> {
+    let ix = open(o)?;
+    let embedder = app::query_embedder(&ix, &o.config)?;
+    let papers = ix.paper_count();
+    let state = recommend::serve::State::new(ix, Some(embedder))?;
+    let server = recommend::serve::start(state, addr, recommend::serve::default_workers())?;
+    eprintln!("serving {papers} papers on http://{}/", server.addr());
+    server.wait();
     Ok(())
 }

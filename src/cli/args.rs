@@ -168,6 +168,12 @@ enum Command {
         #[arg(long, default_value_t = ChunkParams::default().overlap_tokens)]
         overlap: usize,
     },
+    /// The collection as a local web page (and a JSON API) at http://ADDR/.
+    Serve {
+        /// Address to listen on; only this machine can connect unless it says otherwise.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: std::net::SocketAddr,
+    },
 }
 
 /// Which papers `similar` and `search` may return.
@@ -322,6 +328,7 @@ impl Cli {
                 sweep_pooling,
                 verbose: !g.quiet,
             }),
+            Command::Serve { addr } => Mode::Serve { addr },
         };
         let options = Options {
             config,

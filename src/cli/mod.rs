@@ -44,4 +44,7 @@ pub enum Mode {
     },
     Bench(recommend::bench::BenchConfig),
     Eval(recommend::eval::EvalConfig),
+    Serve {
+        addr: std::net::SocketAddr,
+    },
 }

@@ -18,6 +18,8 @@ pub const PAPERS: &str = "papers.json";
 pub const CHUNKS: &str = "chunks.json";
 pub const VECTORS: &str = "vectors.f32";
 pub const HUBNESS: &str = "hubness.f32";
+/// Each paper's 2-D map position `(x, y)` (see `crate::layout`), in paper order.
+pub const MAP: &str = "map.f32";
 /// Term statistics for lexical scoring (written by `query::lexical`).
 pub const LEXICAL: &str = "lexical.bin";
 pub const PAPER_GRAPH: &str = "papers";

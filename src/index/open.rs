@@ -115,6 +115,31 @@ impl Index {
         &self.hubness
     }
 
+    /// Each paper's 2-D map position in `[0, 1]`, in paper order: read from the index, or
+    /// computed here (once per call) for an index written before the map was stored.
+    pub fn map_layout(&self) -> Result<Vec<[f32; 2]>, StoreError> {
+        if !self.manifest.files.contains_key(MAP) {
+            let dim = self.dim();
+            return Ok(crate::layout::layout(
+                &csls::centered(&self.paper_vectors, dim),
+                dim,
+            ));
+        }
+        let corrupt = |reason: String| StoreError::Corrupt {
+            dir: self.dir.clone(),
+            reason,
+        };
+        let xy = f32s(&read_verified(&self.dir, &self.manifest, MAP, &corrupt)?);
+        if xy.len() != 2 * self.papers.len() {
+            return Err(corrupt(format!(
+                "{MAP} holds {} values for {} papers",
+                xy.len(),
+                self.papers.len()
+            )));
+        }
+        Ok(xy.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+    }
+
     /// The row of the paper with this ID (case-insensitive), or the closest ID as a
     /// suggestion.
     pub fn find(&self, id: &str) -> Result<usize, ids::UnknownId> {

@@ -121,6 +121,8 @@ pub(super) fn write(
     let large = papers.len() >= ann::EXACT_BELOW;
     let hubness = csls::hubness(&centered, dim, paper_graph.as_ref().filter(|_| large));
     gen.put(HUBNESS, &f32_bytes(&hubness))?;
+    let map: Vec<f32> = crate::layout::layout(&centered, dim).concat();
+    gen.put(MAP, &f32_bytes(&map))?;
     let lexical = crate::query::lexical::LexicalStats::of_papers(
         papers,
         chunks

@@ -1,0 +1,283 @@
+//! `recommend serve`: the collection as a local web page, on the same library calls as the
+//! CLI.
+//!
+//! One process opens the index once and loads the model once (for search), then answers:
+//! pages at `/`, `/paper/{id}` and `/map`, and a JSON API under `/api/` whose shapes are
+//! the CLI's `--json` ones. The HTTP layer is `tiny_http` (blocking, a few small crates):
+//! a fixed pool of worker threads takes requests from it and calls `routes::handle`, which
+//! turns a method and a URL into a `Reply` and knows nothing of sockets.
+//!
+//! Safe by default, because feed items carry arbitrary HTML and the page is opened in a
+//! browser:
+//! - it listens on loopback unless told otherwise, and only reads (GET/HEAD; the index is
+//!   never written);
+//! - every corpus string reaches the page through `maud`, which escapes it, and the page's
+//!   scripts insert text with `textContent`; a Content-Security-Policy allows no inline
+//!   script as a second line of defence; links out are kept only when they are http(s);
+//! - no part of a request names a file: assets are compiled into the binary and looked up
+//!   in a fixed table;
+//! - URLs, parameter counts and query lengths are bounded; a bad parameter is a `400` with a
+//!   JSON error, an unknown id a `404` with the "did you mean" suggestion;
+//! - a handler that fails or panics answers `500` and the server keeps serving.
+
+mod api;
+mod assets;
+mod batch;
+mod pages;
+mod params;
+mod routes;
+mod state;
+
+pub use state::{State, StateError};
+
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// The longest request target (path and query) served; longer is a `414`.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// The longest search query or parameter value, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+/// An answer: status, content type and body; routes build these, the server sends them.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// `Cache-Control` for compiled-in assets (they change only with the binary).
+    pub cacheable: bool,
+}
+
+impl Reply {
+    pub fn html(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: body.into_bytes(),
+            cacheable: false,
+        }
+    }
+
+    pub fn json(value: &impl Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self {
+                status: 200,
+                content_type: "application/json",
+                body,
+                cacheable: false,
+            },
+            Err(e) => Failure::internal(e.to_string()).into(),
+        }
+    }
+}
+
+/// A request that cannot be answered: the status and what to tell the client (as JSON:
+/// `{"error": …, "suggestion": …}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    #[serde(skip)]
+    pub status: u16,
+    #[serde(rename = "error")]
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+impl Failure {
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 404,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: 500,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+}
+
+impl From<crate::corpus::ids::UnknownId> for Failure {
+    fn from(e: crate::corpus::ids::UnknownId) -> Self {
+        Self {
+            status: 404,
+            message: e.to_string(),
+            suggestion: e.suggestion,
+        }
+    }
+}
+
+impl From<crate::query::FilterError> for Failure {
+    fn from(e: crate::query::FilterError) -> Self {
+        use crate::query::FilterError::*;
+        let suggestion = match &e {
+            UnknownSource { suggestion, .. } | UnknownTag { suggestion, .. } => suggestion.clone(),
+            _ => None,
+        };
+        Self {
+            suggestion,
+            ..Failure::bad(e.to_string())
+        }
+    }
+}
+
+impl From<crate::query::QueryError> for Failure {
+    fn from(e: crate::query::QueryError) -> Self {
+        use crate::query::QueryError::*;
+        match e {
+            UnknownId(e) => e.into(),
+            Filter(e) => e.into(),
+            e @ (NoSeed | SeedAndNot(_)) => Failure::bad(e.to_string()),
+            e => Failure::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::index::StoreError> for Failure {
+    fn from(e: crate::index::StoreError) -> Self {
+        Failure::internal(e.to_string())
+    }
+}
+
+impl From<Failure> for Reply {
+    fn from(f: Failure) -> Self {
+        Reply {
+            status: f.status,
+            ..Reply::json(&f)
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Where it listens (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the process ends.
+    pub fn wait(self) {
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+
+    /// Stops taking requests and waits for the workers.
+    pub fn stop(self) {
+        for _ in &self.workers {
+            self.http.unblock();
+        }
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Worker threads for this machine: two per core, so that a request waiting on the
+/// search embedder does not hold up the fast ones.
+pub fn default_workers() -> usize {
+    2 * crate::app::num_threads().max(2)
+}
+
+/// Starts serving `state` on `addr` with `workers` threads.
+pub fn start(state: State, addr: SocketAddr, workers: usize) -> Result<Server, ServeError> {
+    let http = tiny_http::Server::http(addr).map_err(|e| ServeError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?;
+    let addr = http
+        .server_addr()
+        .to_ip()
+        .expect("a TCP listener has an IP address");
+    let http = Arc::new(http);
+    let state = Arc::new(state);
+    let workers = (0..workers.max(1))
+        .map(|n| {
+            let http = Arc::clone(&http);
+            let state = Arc::clone(&state);
+            std::thread::Builder::new()
+                .name(format!("serve-{n}"))
+                .spawn(move || {
+                    // `recv` fails only when the server is unblocked (stopped).
+                    while let Ok(request) = http.recv() {
+                        respond(&state, request);
+                    }
+                })
+                .expect("spawn a server thread")
+        })
+        .collect();
+    Ok(Server {
+        http,
+        workers,
+        addr,
+    })
+}
+
+/// Answers one request; a panic in a handler becomes a `500`, and the worker goes on.
+fn respond(state: &State, request: tiny_http::Request) {
+    let method = request.method().as_str().to_string();
+    let url = request.url().to_string();
+    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        routes::handle(state, &method, &url)
+    }))
+    .unwrap_or_else(|_| Failure::internal("the request failed inside the server").into());
+    // (tiny_http sends no body for HEAD itself.)
+    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    for (name, value) in headers(reply.content_type, reply.cacheable) {
+        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    // A client that went away is not the server's problem.
+    let _ = request.respond(response);
+}
+
+/// The headers of every reply: its type, and a policy that lets the page run only its own
+/// compiled-in script and style (no inline script, no other origin).
+fn headers(content_type: &'static str, cacheable: bool) -> Vec<(&'static str, &'static str)> {
+    let mut h = vec![
+        ("Content-Type", content_type),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    ];
+    h.push((
+        "Cache-Control",
+        if cacheable {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        },
+    ));
+    h
+}

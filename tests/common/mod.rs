@@ -1,0 +1,49 @@
+//! The seed index and a server on it, shared by the server tests and the load bench.
+//!
+//! The index lives in Cargo's per-target scratch directory and is built through the
+//! library's incremental build: the first run embeds the seed corpus (a couple of minutes),
+//! later runs and other test binaries find it up to date in well under a second.
+
+#![allow(dead_code)]
+
+use recommend::app::{self, Config};
+use recommend::index::{Index, IndexSettings, Silent};
+use recommend::serve::{self, Server, State};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The seed corpus indexed with the default settings (built or refreshed once per process).
+pub fn seed_index() -> PathBuf {
+    static DONE: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = &*done {
+        return dir.clone();
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed-index");
+    build(&dir, &[]);
+    *done = Some(dir.clone());
+    dir
+}
+
+/// Indexes `paths` (the seed corpus when empty) into `dir` with the bundled model.
+pub fn build(dir: &Path, paths: &[PathBuf]) {
+    let config = config(dir);
+    app::build(&config, paths, IndexSettings::default(), &mut Silent)
+        .unwrap_or_else(|e| panic!("indexing into {}: {e}", dir.display()));
+}
+
+pub fn config(dir: &Path) -> Config {
+    Config {
+        index: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+/// A server on `dir`'s index, with the model for search, on an ephemeral loopback port.
+pub fn start(dir: &Path, workers: usize) -> Server {
+    let config = config(dir);
+    let index = Index::open(dir).unwrap();
+    let embedder = app::query_embedder(&index, &config).unwrap();
+    let state = State::new(index, Some(embedder)).unwrap();
+    serve::start(state, "127.0.0.1:0".parse().unwrap(), workers).unwrap()
+}
