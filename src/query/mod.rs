@@ -571,12 +571,19 @@ impl PaperSpace {
     }
 }
 
+/// Passages read to estimate the language means: a mean of unit vectors is known well
+/// from a few thousand of them, and a query must not read every passage of a large index.
+const MEAN_SAMPLE: usize = 20_000;
+
 /// The mean passage vector of each language found in the index, and of all passages
-/// (under `None`, used for passages of unknown language).
+/// (under `None`, used for passages of unknown language), from at most `MEAN_SAMPLE`
+/// passages spread evenly over the index.
 fn language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
     let dim = index.dim();
+    let rows = index.passage_count();
+    let step = rows.div_ceil(MEAN_SAMPLE).max(1);
     let mut sums: Vec<(Option<Lang>, Vec<f32>, usize)> = vec![(None, vec![0f32; dim], 0)];
-    for i in 0..index.passage_count() {
+    for i in (0..rows).step_by(step) {
         let row = index.passage_vector(i);
         let lang = index.passage_lang(i);
         let at = match sums
