@@ -71,23 +71,30 @@ fn load(
                         .build();
                     let mut latencies = Vec::new();
                     let mut errors = 0;
+                    let mut first_error = None;
                     let mut i = c * 7;
                     while Instant::now() < deadline && latencies.len() + errors < per_client {
                         let url = format!("http://{addr}{}", paths[i % paths.len()]);
                         i += 1;
                         let t = Instant::now();
-                        let ok = agent
-                            .get(&url)
-                            .call()
-                            .ok()
-                            .filter(|r| r.status() == 200)
-                            .and_then(|r| r.into_string().ok())
-                            .is_some_and(|body| body.starts_with("{\"") && body.ends_with('}'));
-                        if ok {
-                            latencies.push(t.elapsed().as_secs_f64() * 1e3);
-                        } else {
-                            errors += 1;
+                        let answer = match agent.get(&url).call() {
+                            Ok(r) => r.into_string().map_err(|e| e.to_string()).and_then(|body| {
+                                (body.starts_with("{\"") && body.ends_with('}'))
+                                    .then_some(())
+                                    .ok_or_else(|| format!("not JSON: {body:.80}"))
+                            }),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        match answer {
+                            Ok(()) => latencies.push(t.elapsed().as_secs_f64() * 1e3),
+                            Err(e) => {
+                                errors += 1;
+                                first_error.get_or_insert(e);
+                            }
                         }
+                    }
+                    if let Some(e) = first_error {
+                        eprintln!("{route}: client {c}: {errors} errors, the first: {e}");
                     }
                     (latencies, errors)
                 })
@@ -174,6 +181,25 @@ fn main() {
         load(addr, "/api/similar", &similar, clients, duration),
         load(addr, "/api/search", &search, search_clients, duration),
     ];
+    if bench {
+        // The same query without HTTP, one thread: what a request costs the library.
+        let ix = recommend::index::Index::open(&dir).unwrap();
+        let space = recommend::query::PaperSpace::new(&ix).unwrap();
+        let ids: Vec<&str> = papers.iter().map(|p| p["id"].as_str().unwrap()).collect();
+        let start = Instant::now();
+        let mut calls = 0;
+        while start.elapsed() < Duration::from_secs(2) {
+            for id in &ids {
+                let req = recommend::query::SimilarRequest::new(*id, 10);
+                recommend::query::similar(&ix, &space, &req).unwrap();
+                calls += 1;
+            }
+        }
+        println!(
+            "query::similar in-process, one thread: {:.0} µs per call ({calls} calls)",
+            start.elapsed().as_secs_f64() * 1e6 / calls as f64
+        );
+    }
     println!("| route | clients | s | req/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|---|");
     for r in &runs {

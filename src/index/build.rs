@@ -11,7 +11,7 @@ use super::open::Index;
 use super::store::{self, StoreError};
 use super::write::{IndexWriter, ManifestHead, PassageRow};
 use super::IndexError;
-use crate::chunk::{self, Chunk};
+use crate::chunk::{self, Chunk, Lang};
 use crate::corpus::{self, ids, Warning};
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, ModelFiles, Role};
 use sha2::{Digest, Sha256};
@@ -263,6 +263,7 @@ pub fn build(
                 .map(|&ci| PassageRow {
                     text: display_text(&chunks[ci]),
                     key: keys[ci],
+                    lang: chunks[ci].lang,
                 })
                 .collect();
             let mut vectors = Vec::with_capacity(rows.len() * dim);
@@ -309,18 +310,49 @@ fn display_text(c: &Chunk) -> &str {
     }
 }
 
-/// A paper's vector from its passage vectors (`vectors`, rows of `dim`), unit length.
-pub fn paper_vector(vectors: &[f32], dim: usize, mode: PaperVector) -> Vec<f32> {
+/// A paper's vector from its passage vectors (`vectors`, rows of `dim`) and their
+/// languages (`langs`, one per row; missing ones count as unknown), unit length.
+pub fn paper_vector(
+    vectors: &[f32],
+    langs: &[Option<Lang>],
+    dim: usize,
+    mode: PaperVector,
+) -> Vec<f32> {
+    let rows: Vec<&[f32]> = vectors.chunks_exact(dim.max(1)).collect();
     let mut sum = vec![0f32; dim];
-    let rows = vectors.chunks_exact(dim.max(1));
-    let n = rows.len();
-    for v in rows {
-        sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
-    }
-    if let (PaperVector::TitleWeighted, Some(first)) = (mode, vectors.get(..dim)) {
-        // Give the first passage weight n (so it equals all the others together).
-        let extra = n.saturating_sub(1) as f32;
-        sum.iter_mut().zip(first).for_each(|(s, x)| *s += extra * x);
+    match mode {
+        PaperVector::Mean | PaperVector::TitleWeighted => {
+            for v in &rows {
+                sum.iter_mut().zip(*v).for_each(|(s, x)| *s += x);
+            }
+            if let (PaperVector::TitleWeighted, Some(first)) = (mode, rows.first()) {
+                // Give the first passage weight n (so it equals all the others together).
+                let extra = rows.len().saturating_sub(1) as f32;
+                sum.iter_mut()
+                    .zip(*first)
+                    .for_each(|(s, x)| *s += extra * x);
+            }
+        }
+        PaperVector::LanguageBalanced => {
+            // The unit mean of each language's passages, then their mean: a paper given
+            // in two languages counts each once, however many passages each has.
+            let mut groups: Vec<(Option<Lang>, Vec<f32>)> = Vec::new();
+            for (i, v) in rows.iter().enumerate() {
+                let lang = langs.get(i).copied().flatten();
+                let g = match groups.iter().position(|(l, _)| *l == lang) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((lang, vec![0f32; dim]));
+                        groups.len() - 1
+                    }
+                };
+                groups[g].1.iter_mut().zip(*v).for_each(|(s, x)| *s += x);
+            }
+            for (_, mut g) in groups {
+                embed::pool::normalize(&mut g);
+                sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
+            }
+        }
     }
     embed::pool::normalize(&mut sum);
     sum

@@ -3,7 +3,7 @@
 
 use crate::chunk::Chunk;
 use crate::chunk::ChunkParams;
-use crate::corpus::{Paper, Section};
+use crate::corpus::{Paper, Section, SourceKind};
 use crate::embed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ pub const PAPER_META: &str = "papers.meta";
 pub const PAPER_TEXT: &str = "papers.text";
 /// Each passage's text as a reader sees it, UTF-8, one record per passage.
 pub const PASSAGE_TEXT: &str = "passages.text";
+/// Each passage's language (one byte: 0 unknown, 1 Korean, 2 English).
+pub const PASSAGE_LANGS: &str = "passages.lang";
+pub const LANGS_KIND: &[u8; 8] = b"lang u8 ";
 /// Each passage's 32-byte cache key.
 pub const PASSAGE_KEYS: &str = "passages.keys";
 /// Each paper's first passage row, then the passage count (u64).
@@ -68,6 +71,9 @@ pub enum PaperVector {
     /// The first passage (title and opening, usually the abstract) counts as much as all
     /// the others together.
     TitleWeighted,
+    /// The mean of each language's unit mean: a paper summarized in Korean and in English
+    /// counts each language once.
+    LanguageBalanced,
 }
 
 /// Settings that decide what goes into an index.
@@ -148,6 +154,9 @@ pub struct PaperMeta {
     pub venue: Option<String>,
     pub tags: Vec<String>,
     pub title_only: bool,
+    /// The kind of file it was read from (`feed`, `digest`, `blog`, …).
+    #[serde(default)]
+    pub source_kind: SourceKind,
 }
 
 impl From<&Paper> for PaperMeta {
@@ -163,6 +172,7 @@ impl From<&Paper> for PaperMeta {
             venue: p.venue.clone(),
             tags: p.tags.clone(),
             title_only: p.title_only,
+            source_kind: p.source_kind,
         }
     }
 }

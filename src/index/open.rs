@@ -19,6 +19,7 @@ use super::ivf::Ivf;
 use super::mapped::{Array, Records};
 use super::store::{self, StoreError};
 use super::vectors::f32s;
+use crate::chunk::Lang;
 use crate::corpus::{ids, Paper};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -32,6 +33,9 @@ pub struct Index {
     texts: Records,
     passages: Records,
     keys: Array<u8>,
+    /// Each passage's language byte (see `write::lang_code`); `None` in an index written
+    /// before passages had one.
+    langs: Option<Array<u8>>,
     /// `starts[i]..starts[i + 1]` are paper `i`'s passage rows.
     starts: Array<u64>,
     passage_vectors: Array<f32>,
@@ -104,6 +108,7 @@ impl Index {
             sections: text.sections,
             title_only: m.title_only,
             feed: m.feed,
+            source_kind: m.source_kind,
         })
     }
 
@@ -114,6 +119,14 @@ impl Index {
             .and_then(|b| std::str::from_utf8(b).ok())
             .map(str::to_string)
             .ok_or_else(|| self.damaged(format!("text of passage {ci}")))
+    }
+
+    /// The language of passage `ci` (`None` in indexes written before passages had one).
+    pub fn passage_lang(&self, ci: usize) -> Option<Lang> {
+        self.langs
+            .as_ref()
+            .and_then(|l| l.as_slice().get(ci).copied())
+            .and_then(super::write::lang_of)
     }
 
     /// Paper `i`'s passage rows (empty for a row out of range).
@@ -326,7 +339,13 @@ impl Index {
         let paper_vectors: Vec<f32> = (0..self.paper_count())
             .flat_map(|i| {
                 let r = self.passages_of(i);
-                super::build::paper_vector(&passage_vectors[r.start * dim..r.end * dim], dim, mode)
+                let langs: Vec<Option<Lang>> = r.clone().map(|ci| self.passage_lang(ci)).collect();
+                super::build::paper_vector(
+                    &passage_vectors[r.start * dim..r.end * dim],
+                    &langs,
+                    dim,
+                    mode,
+                )
             })
             .collect();
         let center = Center::of(&paper_vectors, dim);
@@ -343,6 +362,7 @@ impl Index {
             texts: self.texts.clone(),
             passages: self.passages.clone(),
             keys: self.keys.clone(),
+            langs: self.langs.clone(),
             starts: self.starts.clone(),
             passage_vectors: Array::owned(passage_vectors),
             paper_vectors: Array::owned(paper_vectors),
@@ -449,6 +469,17 @@ fn open_mapped(
             (passages, 32),
             corrupt,
         )?,
+        langs: match manifest.files.get(PASSAGE_LANGS) {
+            Some(info) => Some(table(
+                &dir,
+                info.bytes,
+                PASSAGE_LANGS,
+                LANGS_KIND,
+                (passages, 1),
+                corrupt,
+            )?),
+            None => None,
+        },
         starts: table(
             &dir,
             size(PAPER_STARTS)?,
@@ -581,7 +612,9 @@ fn open_json(
     }
     let mut vectors = Vec::with_capacity(chunk_vectors.len());
     let mut keys = Vec::with_capacity(chunks.len() * 32);
+    let mut langs = Vec::with_capacity(chunks.len());
     for &ci in &order {
+        langs.push(super::write::lang_code(chunks[ci].chunk.lang));
         vectors.extend_from_slice(&chunk_vectors[ci * dim..(ci + 1) * dim]);
         // An unreadable key only means that passage is embedded again.
         keys.extend(super::build::key_from_hex(&chunks[ci].key).unwrap_or([0; 32]));
@@ -617,6 +650,7 @@ fn open_json(
         texts,
         passages,
         keys: Array::owned(keys),
+        langs: Some(Array::owned(langs)),
         starts: Array::owned(starts),
         passage_vectors: Array::owned(vectors),
         paper_vectors: Array::owned(paper_vectors.to_vec()),

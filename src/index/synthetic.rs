@@ -152,10 +152,7 @@ pub fn write(root: &Path, spec: Spec, model: ModelInfo) -> Result<(), StoreError
                 paper.tags = (0..i % 4)
                     .map(|t| format!("tag{}", (i * 7 + t * 13) % 200))
                     .collect();
-                paper.sections = vec![Section {
-                    heading: Some("Abstract".into()),
-                    text: texts.join(" "),
-                }];
+                paper.sections = vec![Section::new(Some("Abstract".into()), texts.join(" "))];
                 (paper, texts, vectors)
             })
             .collect();
@@ -165,6 +162,7 @@ pub fn write(root: &Path, spec: Spec, model: ModelInfo) -> Result<(), StoreError
                 .map(|t| PassageRow {
                     text: t,
                     key: [0; 32],
+                    lang: None,
                 })
                 .collect();
             writer.add_paper(paper, &rows, vectors)?;

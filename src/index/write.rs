@@ -322,6 +322,24 @@ impl RecordsSink {
     }
 }
 
+/// A passage language as stored in `passages.lang` (see `format`).
+pub(super) fn lang_code(lang: Option<crate::chunk::Lang>) -> u8 {
+    match lang {
+        None => 0,
+        Some(crate::chunk::Lang::Ko) => 1,
+        Some(crate::chunk::Lang::En) => 2,
+    }
+}
+
+/// The language a `passages.lang` byte stands for (`None` for 0 or an unknown byte).
+pub(super) fn lang_of(code: u8) -> Option<crate::chunk::Lang> {
+    match code {
+        1 => Some(crate::chunk::Lang::Ko),
+        2 => Some(crate::chunk::Lang::En),
+        _ => None,
+    }
+}
+
 /// The parts of the manifest known before the files are written.
 pub struct ManifestHead {
     pub model: ModelInfo,
@@ -335,6 +353,8 @@ pub struct PassageRow<'a> {
     pub text: &'a str,
     /// The key its vector is cached under (see `build`).
     pub key: [u8; 32],
+    /// Its language, where known.
+    pub lang: Option<crate::chunk::Lang>,
 }
 
 /// Streams papers, passages and vectors into a new generation (see the module doc).
@@ -348,6 +368,7 @@ pub struct IndexWriter {
     texts: RecordsSink,
     passages: RecordsSink,
     keys: FileSink,
+    langs: FileSink,
     passage_vectors: FileSink,
     paper_vectors: FileSink,
     starts: Vec<u64>,
@@ -369,6 +390,8 @@ impl IndexWriter {
         let gen = GenerationWriter::new(root)?;
         let mut keys = gen.create(PASSAGE_KEYS)?;
         keys.put(&Header::new(KEYS_KIND, passages, 32).encode())?;
+        let mut langs = gen.create(PASSAGE_LANGS)?;
+        langs.put(&Header::new(LANGS_KIND, passages, 1).encode())?;
         let mut passage_vectors = gen.create(PASSAGE_VECTORS)?;
         passage_vectors.put(&Header::new(F32_ROWS, passages, dim).encode())?;
         let mut paper_vectors = gen.create(PAPER_VECTORS)?;
@@ -383,6 +406,7 @@ impl IndexWriter {
             mode,
             expected: (papers, passages),
             keys,
+            langs,
             passage_vectors,
             paper_vectors,
             starts: vec![0],
@@ -420,9 +444,11 @@ impl IndexWriter {
         for p in passages {
             self.passages.push(p.text.as_bytes())?;
             self.keys.put(&p.key)?;
+            self.langs.put(&[lang_code(p.lang)])?;
         }
         put_values(&mut self.passage_vectors, vectors)?;
-        let pv = super::build::paper_vector(vectors, self.dim, self.mode);
+        let langs: Vec<_> = passages.iter().map(|p| p.lang).collect();
+        let pv = super::build::paper_vector(vectors, &langs, self.dim, self.mode);
         put_values(&mut self.paper_vectors, &pv)?;
         let last = *self.starts.last().expect("starts with 0");
         self.starts.push(last + passages.len() as u64);
@@ -451,6 +477,7 @@ impl IndexWriter {
             sink.close(gen)?;
         }
         gen.close(self.keys)?;
+        gen.close(self.langs)?;
         gen.close(self.passage_vectors)?;
         gen.close(self.paper_vectors)?;
         gen.put_array(PAPER_STARTS, STARTS_KIND, 1, &self.starts)?;

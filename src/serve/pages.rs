@@ -52,6 +52,12 @@ fn safe_link(url: &str) -> Option<&str> {
     (lower.starts_with("https://") || lower.starts_with("http://")).then_some(url.trim())
 }
 
+/// The host of an http(s) link, its label (`arxiv.org ↗` says more than `link`).
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
 fn error_page(f: &Failure) -> Reply {
     let title = if f.status == 404 {
         "Not found"
@@ -275,7 +281,7 @@ pub fn paper(state: &State, id: &str, _p: &Params) -> Reply {
                 @for s in &paper.sources { " · " span.source { (source_name(s)) } }
                 @for u in &paper.urls {
                     @if let Some(link) = safe_link(u) {
-                        " · " a.out href=(link) rel="noopener noreferrer nofollow" { "link" }
+                        " · " a.out href=(link) rel="noopener noreferrer nofollow" { (host(link)) " ↗" }
                     } @else {
                         " · " span.url { (u) }
                     }
@@ -362,7 +368,7 @@ fn similar_hit(r: &SimilarHit) -> Markup {
 /// `text` with the words it shares with `other` in `<mark>`.
 fn highlighted(text: &str, other: &str) -> Markup {
     let shared = words(other);
-    let text = clip(text, 600);
+    let text = clip(text, 320);
     html! {
         @for (piece, is_word) in pieces(&text) {
             @if is_word && shared.contains(&piece.to_lowercase()) {
@@ -435,10 +441,10 @@ pub fn map(state: &State, p: &Params) -> Reply {
                 }
                 span #hovered {}
             }
+            div #legend {}
             div #mapbox data-selected=(selected) {
                 noscript { "The map is drawn by a script; the paper list is on the home page." }
             }
-            div #legend {}
         }
     };
     Reply::html(200, layout("Map", "", body, Some("/assets/map.js")))
@@ -481,5 +487,7 @@ mod tests {
         assert_eq!(safe_link(" JavaScript:alert(1)"), None);
         assert_eq!(safe_link("data:text/html,<script>"), None);
         assert_eq!(source_name("corpus/seeds/feed.xml"), "feed.xml");
+        assert_eq!(host("https://arxiv.org/abs/2305.14739"), "arxiv.org");
+        assert_eq!(host("http://x.org?a=1"), "x.org");
     }
 }

@@ -6,7 +6,7 @@
   const box = document.getElementById("mapbox");
   if (!box) return;
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 1000, H = 640, PAD = 24;
+  const W = 1000, H = 600, PAD = 16;
   const PALETTE = ["#2f6fdf", "#e8743b", "#19a979", "#ed4a7b", "#945ecf", "#13a4b4",
                    "#d4a20c", "#6f8c2f", "#b5446e", "#5b6b8c"];
   const OTHER = "#b8c0cc";
@@ -78,11 +78,11 @@
     lines = el("g", { class: "lines" });
     const dots = el("g", { class: "dots" });
     svg.append(lines, dots);
-    const scale = Math.min(W, H) - 2 * PAD;
-    const offX = (W - scale) / 2;
+    // The stored layout fills the unit square; spread it over the whole (wider) box, as
+    // only neighbourhoods, not absolute distances, carry meaning in it.
     points.forEach((p) => {
-      p.sx = (offX + p.x * scale).toFixed(1);
-      p.sy = (PAD + p.y * scale).toFixed(1);
+      p.sx = (PAD + p.x * (W - 2 * PAD)).toFixed(1);
+      p.sy = (PAD + p.y * (H - 2 * PAD)).toFixed(1);
       byId.set(p.id, p);
       const c = el("circle", { cx: p.sx, cy: p.sy, r: 6, "data-id": p.id });
       const t = el("title", {});
