@@ -17,7 +17,9 @@
 use crate::corpus::{ids, Paper};
 use crate::embed::{EmbedOptions, Embedder, ModelFiles, Pooling, Role};
 use crate::index::{self, Index, IndexSettings, PaperVector};
-use crate::query::{self, Fusion, PaperSpace, Scoring, SearchRequest, Seeds, SimilarRequest};
+use crate::query::{
+    self, Fusion, PaperSpace, Scoring, SearchFusion, SearchRequest, Seeds, SimilarRequest,
+};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -654,6 +656,13 @@ fn sweep_settings() -> Vec<Setting> {
         s.similar.fusion.terms.max_df = max_df;
         out.push(s);
     }
+    for (paper, lexical) in [(0.0, 0.0), (0.5, 0.0), (0.0, 0.3), (1.0, 0.3)] {
+        let mut s = Setting::default_named(format!(
+            "search: best passage + {paper} paper vector + {lexical} lexical"
+        ));
+        s.search.fusion = SearchFusion { paper, lexical };
+        out.push(s);
+    }
     for seeds in [Seeds::BestScore, Seeds::Rocchio] {
         let mut s = Setting::default_named(format!("seeds {seeds:?}"));
         s.similar.seeds = seeds;
@@ -712,6 +721,10 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Resul
             let s = Setting::default_named("title-weighted paper vectors");
             let v =
                 ix.with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::TitleWeighted);
+            variants.push((s, Some(v)));
+            let s = Setting::default_named("language-balanced paper vectors");
+            let v = ix
+                .with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::LanguageBalanced);
             variants.push((s, Some(v)));
             if pooling == options.pooling {
                 for sigma in [0.001f32, 0.01, 0.1] {

@@ -395,6 +395,113 @@ fn bad_files_warn_and_the_rest_is_indexed() {
     }
 }
 
+/// Why a passage is not fit to explain a match, by a rule of its own (deliberately not the
+/// one `corpus::boilerplate` marks with): three or more capitalized names glued to
+/// affiliation marks, an e-mail address, a greeting or sign-off phrase, or a text that is
+/// mostly links.
+fn unfit_why_passage(text: &str) -> Option<&'static str> {
+    let marked_names = text
+        .split([',', '&'])
+        .filter(|item| {
+            let item = item.trim();
+            let name_end = item.trim_end_matches(|c: char| {
+                c.is_ascii_digit() || "♠♡♢♣♦†‡§∗*".contains(c) || c.is_whitespace()
+            });
+            let words: Vec<&str> = name_end.split_whitespace().collect();
+            name_end.len() < item.len()
+                && (2..=4).contains(&words.len())
+                && words
+                    .iter()
+                    .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+        })
+        .count();
+    if marked_names >= 3 {
+        return Some("author list");
+    }
+    let email = text.split_whitespace().any(|w| {
+        let w = w.trim_end_matches(|c: char| c.is_ascii_punctuation());
+        w.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.ends_with('.')
+        })
+    });
+    if email {
+        return Some("e-mail address");
+    }
+    for phrase in [
+        "안녕하세요",
+        "읽어주셔서 감사",
+        "감사합니다",
+        "Thanks for reading",
+        "Hi everyone",
+    ] {
+        if text.contains(phrase) {
+            return Some("greeting");
+        }
+    }
+    let link_chars: usize = text
+        .split_whitespace()
+        .filter(|w| w.contains("http://") || w.contains("https://") || w.starts_with("www."))
+        .map(str::len)
+        .sum();
+    let chars: usize = text.split_whitespace().map(str::len).sum();
+    if chars > 0 && link_chars * 2 >= chars {
+        return Some("link list");
+    }
+    None
+}
+
+#[test]
+fn unfit_passage_rule_catches_what_it_should() {
+    assert_eq!(
+        unfit_why_passage("Hexiang Tan♠♡, Fei Sun♠†, Wanli Yang♠♢, Qi Cao♠ ♠ CAS Key Laboratory"),
+        Some("author list")
+    );
+    assert_eq!(
+        unfit_why_passage("1 University of Maryland. Correspondence to: J. K. jk@umd.edu."),
+        Some("e-mail address")
+    );
+    assert_eq!(
+        unfit_why_passage("안녕하세요, KDST팀 이원준입니다. 진행하였던 논문 세미나 내용"),
+        Some("greeting")
+    );
+    assert_eq!(
+        unfit_why_passage("github: https://github.com/a/b https://arxiv.org/abs/2401.00001"),
+        Some("link list")
+    );
+    assert_eq!(
+        unfit_why_passage(
+            "CAD 는 context 를 사용할 때와 사용하지 않을 때의 차이를 키운다 (Shi et al., 2023)."
+        ),
+        None
+    );
+}
+
+/// No "why" passage of any seed paper's results is an author line, a greeting or a list of
+/// links: those are marked as boilerplate and never embedded, so they can never be picked.
+#[test]
+fn no_why_passage_is_boilerplate() {
+    let list = json(seed_index(), &["list"]);
+    let mut bad = Vec::new();
+    for row in list.as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let out = json(seed_index(), &["similar", "--id", id, "-k", "10"]);
+        for r in out["results"].as_array().unwrap() {
+            for key in ["query_passage", "match_passage"] {
+                let text = r["why"][key].as_str().unwrap();
+                if let Some(why) = unfit_why_passage(text) {
+                    bad.push(format!("{id} → {} ({key}, {why}): {text:.120}", r["id"]));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} unfit passages:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
 /// Every paper of the seed index, by id: (date, source file names, tags).
 fn paper_meta(index: &Path) -> std::collections::HashMap<String, (Option<String>, Vec<String>)> {
     json(index, &["list"])

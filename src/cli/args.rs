@@ -227,6 +227,7 @@ fn chunking(max_tokens: usize, overlap: usize) -> Result<ChunkParams> {
     Ok(ChunkParams {
         max_tokens,
         overlap_tokens: overlap.min(max_tokens / 2),
+        ..Default::default()
     })
 }
 

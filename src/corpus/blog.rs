@@ -243,10 +243,7 @@ fn post_papers(post: Post, source: &str) -> Vec<Paper> {
                         .map(|s| s.as_str())
                         .collect::<Vec<_>>()
                         .join("\n");
-                    p.sections.push(Section {
-                        heading: post.title.clone(),
-                        text,
-                    });
+                    p.sections.push(Section::new(post.title.clone(), text));
                 } else {
                     p.title_only = true;
                 }
@@ -279,10 +276,7 @@ fn post_papers(post: Post, source: &str) -> Vec<Paper> {
     for l in &lines {
         p.urls.extend(util::find_urls(l));
     }
-    p.sections.push(Section {
-        heading: None,
-        text: lines.join("\n"),
-    });
+    p.sections.push(Section::new(None, lines.join("\n")));
     vec![p]
 }
 
@@ -348,10 +342,7 @@ fn parse_listing(lines: &[&str], source: &str) -> Vec<Paper> {
             p.tags.push(cat);
         }
         p.urls.extend(util::find_urls(&excerpt));
-        p.sections.push(Section {
-            heading: None,
-            text: excerpt,
-        });
+        p.sections.push(Section::new(None, excerpt));
         papers.push(p);
     }
     papers

@@ -80,10 +80,8 @@ pub fn parse(text: &str, source: &str) -> Vec<Paper> {
         let mut buf = String::new();
         let flush = |p: &mut Paper, heading: &Option<String>, buf: &mut String| {
             if !buf.trim().is_empty() {
-                p.sections.push(Section {
-                    heading: heading.clone(),
-                    text: std::mem::take(buf),
-                });
+                p.sections
+                    .push(Section::new(heading.clone(), std::mem::take(buf)));
             }
             buf.clear();
         };

@@ -85,10 +85,10 @@ impl Builder {
     fn end_section(&mut self) {
         self.end_line();
         if !self.lines.trim().is_empty() || self.heading.is_some() {
-            self.sections.push(Section {
-                heading: self.heading.take(),
-                text: std::mem::take(&mut self.lines),
-            });
+            self.sections.push(Section::new(
+                self.heading.take(),
+                std::mem::take(&mut self.lines),
+            ));
         }
         self.lines.clear();
     }

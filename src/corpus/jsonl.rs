@@ -73,16 +73,13 @@ pub fn parse(text: &str, source: &str, path: &Path, warnings: &mut Vec<Warning>)
         for key in ["abstract", "summary", "text"] {
             if let Some(t) = s(&v, key) {
                 let heading = (key != "text").then(|| key.to_string());
-                p.sections.push(Section { heading, text: t });
+                p.sections.push(Section::new(heading, t));
             }
         }
         if let Some(Value::Array(secs)) = v.get("sections") {
             for sec in secs {
                 if let Some(t) = s(sec, "text") {
-                    p.sections.push(Section {
-                        heading: s(sec, "heading"),
-                        text: t,
-                    });
+                    p.sections.push(Section::new(s(sec, "heading"), t));
                 }
             }
         }

@@ -121,10 +121,8 @@ pub fn parse(text: &str, source: &str) -> Vec<Paper> {
         if t.starts_with('#') {
             let h = t.trim_start_matches('#').trim();
             if !buf.trim().is_empty() {
-                p.sections.push(Section {
-                    heading: heading.take(),
-                    text: std::mem::take(&mut buf),
-                });
+                p.sections
+                    .push(Section::new(heading.take(), std::mem::take(&mut buf)));
             }
             buf.clear();
             heading = Some(inline(h, &mut urls));
@@ -138,7 +136,7 @@ pub fn parse(text: &str, source: &str) -> Vec<Paper> {
         buf.push('\n');
     }
     if !buf.trim().is_empty() {
-        p.sections.push(Section { heading, text: buf });
+        p.sections.push(Section::new(heading, buf));
     }
     p.urls.extend(urls);
     if p.title.is_empty() {

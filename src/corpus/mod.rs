@@ -34,13 +34,63 @@ pub struct Paper {
     pub sections: Vec<Section>,
     /// True when only a title is known (e.g. a paper named in an acceptance notice).
     pub title_only: bool,
+    /// The kind of file the paper was read from (of its first source, after a merge).
+    /// Indexes written before this field existed read as `Unknown`.
+    #[serde(default)]
+    pub source_kind: SourceKind,
 }
 
 /// A titled run of text inside a summary (an abstract, an introduction, a blog section).
+///
+/// Boilerplate (author lines, greetings, link lists, …; see `boilerplate`) is kept in its own
+/// sections, in reading order, so that `show` and the web page still have the whole text
+/// while the chunker embeds only `Content`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Section {
     pub heading: Option<String>,
     pub text: String,
+    /// What the text is; papers stored before boilerplate was marked read as `Content`.
+    #[serde(default)]
+    pub kind: SectionKind,
+}
+
+impl Section {
+    /// A content section (parsers make these; `boilerplate::mark` splits them later).
+    pub fn new(heading: Option<String>, text: impl Into<String>) -> Section {
+        Section {
+            heading,
+            text: text.into(),
+            kind: SectionKind::Content,
+        }
+    }
+}
+
+/// What a section's text is: the summary itself, or one kind of boilerplate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKind {
+    /// Text about the paper: embedded, and a candidate "why" passage.
+    #[default]
+    Content,
+    /// Author lists, affiliations, e-mail addresses, "equal contribution" footnotes.
+    Authors,
+    /// Greetings, self-introductions and sign-offs of a blog post.
+    Greeting,
+    /// Link lists and link labels (`[pdf] [github]`, `논문 링크: …`).
+    Links,
+    /// Reference-list entries.
+    References,
+    /// Remarks that point to the paper instead of saying something (`※ 자세한 내용은 논문 참조`).
+    Pointer,
+}
+
+impl SectionKind {
+    /// True for every kind but `Content`: not embedded, never a "why" passage.
+    pub fn is_boilerplate(self) -> bool {
+        self != SectionKind::Content
+    }
 }
 
 /// A problem with one input that did not stop the others from being read.
@@ -61,6 +111,7 @@ impl fmt::Display for Warning {
 }
 
 pub mod blog;
+pub mod boilerplate;
 pub mod digest;
 pub mod html;
 pub mod ids;
@@ -69,6 +120,7 @@ pub mod markdown;
 pub mod rss;
 pub mod text;
 mod util;
+pub use util::is_hangul;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,6 +150,7 @@ impl Paper {
             tags: Vec::new(),
             sections: Vec::new(),
             title_only: false,
+            source_kind: SourceKind::Unknown,
         }
     }
 
@@ -105,6 +158,21 @@ impl Paper {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for s in &self.sections {
+            if let Some(h) = &s.heading {
+                out.push_str(h);
+                out.push('\n');
+            }
+            out.push_str(&s.text);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The text that describes the paper: content sections with their headings, without
+    /// boilerplate.
+    pub fn content_text(&self) -> String {
+        let mut out = String::new();
+        for s in self.sections.iter().filter(|s| !s.kind.is_boilerplate()) {
             if let Some(h) = &s.heading {
                 out.push_str(h);
                 out.push('\n');
@@ -135,19 +203,77 @@ pub fn seed_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/seeds")
 }
 
-/// The kinds of input this stage understands, recognised by content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+/// The kinds of input this stage understands, recognised by content. Every paper records
+/// the kind it was read from (`Paper::source_kind`), so that evaluation can report figures
+/// per kind and queries can filter on it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// RSS 2.0 or Atom.
     Feed,
+    /// One JSON object per line.
+    #[serde(rename = "jsonl")]
     JsonLines,
+    /// Weekly "top papers" digests with Korean and English blocks.
     Digest,
+    /// Blog page dumps (full posts or listings).
     Blog,
     Markdown,
+    /// Any other text file.
     Text,
+    /// Read from an index written before the kind was recorded; `sniff` never returns it.
+    #[default]
+    Unknown,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 6] = [
+        SourceKind::Feed,
+        SourceKind::JsonLines,
+        SourceKind::Digest,
+        SourceKind::Blog,
+        SourceKind::Markdown,
+        SourceKind::Text,
+    ];
+
+    /// The name used in JSON, on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::JsonLines => "jsonl",
+            SourceKind::Digest => "digest",
+            SourceKind::Blog => "blog",
+            SourceKind::Markdown => "markdown",
+            SourceKind::Text => "text",
+            SourceKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let lower = s.to_ascii_lowercase();
+        SourceKind::ALL
+            .into_iter()
+            .find(|k| k.name() == lower)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown source kind {s:?} ({})", names.join(", "))
+            })
+    }
 }
 
 /// Decide the kind of a text by looking at its content (never its name).
-pub fn sniff(text: &str) -> Kind {
+pub fn sniff(text: &str) -> SourceKind {
     let head: &str = {
         let mut end = text.len().min(4096);
         while !text.is_char_boundary(end) {
@@ -157,27 +283,27 @@ pub fn sniff(text: &str) -> Kind {
     };
     let start = head.trim_start_matches('\u{feff}').trim_start();
     if start.starts_with("<?xml") || start.starts_with("<rss") || start.starts_with("<feed") {
-        return Kind::Feed;
+        return SourceKind::Feed;
     }
     if start.starts_with('<') && (head.contains("<rss") || head.contains("<feed")) {
-        return Kind::Feed;
+        return SourceKind::Feed;
     }
     if start.starts_with('{') {
-        return Kind::JsonLines;
+        return SourceKind::JsonLines;
     }
     if start.starts_with("---\n") || start.starts_with("---\r\n") || start.starts_with("# ") {
-        return Kind::Markdown;
+        return SourceKind::Markdown;
     }
     if digest::detect(text) {
-        return Kind::Digest;
+        return SourceKind::Digest;
     }
     if blog::detect(text) {
-        return Kind::Blog;
+        return SourceKind::Blog;
     }
     if markdown::detect(head) {
-        return Kind::Markdown;
+        return SourceKind::Markdown;
     }
-    Kind::Text
+    SourceKind::Text
 }
 
 /// Parse one text of a known kind. `source` is the path as given; `path` is used in warnings.
@@ -187,14 +313,19 @@ pub fn parse_text(
     path: &Path,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Paper> {
-    match sniff(text) {
-        Kind::Feed => rss::parse(text, source, path, warnings),
-        Kind::JsonLines => jsonl::parse(text, source, path, warnings),
-        Kind::Digest => digest::parse(text, source),
-        Kind::Blog => blog::parse(text, source),
-        Kind::Markdown => markdown::parse(text, source),
-        Kind::Text => text::parse(text, source),
+    let kind = sniff(text);
+    let mut papers = match kind {
+        SourceKind::Feed => rss::parse(text, source, path, warnings),
+        SourceKind::JsonLines => jsonl::parse(text, source, path, warnings),
+        SourceKind::Digest => digest::parse(text, source),
+        SourceKind::Blog => blog::parse(text, source),
+        SourceKind::Markdown => markdown::parse(text, source),
+        SourceKind::Text | SourceKind::Unknown => text::parse(text, source),
+    };
+    for p in &mut papers {
+        p.source_kind = kind;
     }
+    papers
 }
 
 /// Read files and directories (recursively, hidden entries skipped, paths sorted), parse each
@@ -364,9 +495,14 @@ fn finish(p: &mut Paper) -> bool {
             .map(util::clean_inline)
             .filter(|h| !h.is_empty());
         if !text.is_empty() {
-            p.sections.push(Section { heading, text });
+            p.sections.push(Section {
+                heading,
+                text,
+                kind: s.kind,
+            });
         }
     }
+    boilerplate::mark(p);
     if p.title.is_empty() {
         match p.title_ko.clone() {
             Some(ko) => p.title = ko,

@@ -30,10 +30,7 @@ pub fn parse(text: &str, source: &str) -> Vec<Paper> {
         body.push('\n');
     }
     if !body.is_empty() {
-        p.sections.push(Section {
-            heading: None,
-            text: body,
-        });
+        p.sections.push(Section::new(None, body));
     }
     vec![p]
 }

@@ -11,7 +11,7 @@ use super::open::Index;
 use super::store::{self, StoreError};
 use super::write::write;
 use super::IndexError;
-use crate::chunk::{self, Chunk};
+use crate::chunk::{self, Chunk, Lang};
 use crate::corpus::{self, ids, Paper, Warning};
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, ModelFiles, Role};
 use std::collections::{BTreeMap, HashMap};
@@ -228,42 +228,77 @@ pub fn paper_vectors(
             rows[pi].push(ci);
         }
     }
-    paper_vectors_of(rows.iter().map(|r| r.iter().copied()), vectors, dim, mode)
+    let langs: Vec<Option<Lang>> = chunks.iter().map(|c| c.lang).collect();
+    paper_vectors_of(
+        rows.iter().map(|r| r.iter().copied()),
+        &langs,
+        vectors,
+        dim,
+        mode,
+    )
 }
 
 /// `paper_vectors` for passages stored grouped by paper: paper `i`'s passages are the
-/// rows `ranges[i]`.
+/// rows `ranges[i]`; `langs` holds each passage's language.
 pub fn paper_vectors_from_ranges(
     ranges: impl Iterator<Item = Range<usize>>,
+    langs: &[Option<Lang>],
     vectors: &[f32],
     dim: usize,
     mode: PaperVector,
 ) -> Vec<f32> {
-    paper_vectors_of(ranges, vectors, dim, mode)
+    paper_vectors_of(ranges, langs, vectors, dim, mode)
 }
 
 fn paper_vectors_of<R: IntoIterator<Item = usize>>(
     rows: impl Iterator<Item = R>,
+    langs: &[Option<Lang>],
     vectors: &[f32],
     dim: usize,
     mode: PaperVector,
 ) -> Vec<f32> {
+    let row = |ci: usize| &vectors[ci * dim..(ci + 1) * dim];
     let mut out = Vec::new();
     for paper_rows in rows {
+        let paper_rows: Vec<usize> = paper_rows.into_iter().collect();
         let mut sum = vec![0f32; dim];
-        let mut first = None;
-        let mut n = 0usize;
-        for ci in paper_rows {
-            let v = &vectors[ci * dim..(ci + 1) * dim];
-            sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
-            first.get_or_insert(ci);
-            n += 1;
-        }
-        if let (PaperVector::TitleWeighted, Some(ci)) = (mode, first) {
-            // Give the first passage weight n (so it equals all the others together).
-            let extra = n.saturating_sub(1) as f32;
-            let v = &vectors[ci * dim..(ci + 1) * dim];
-            sum.iter_mut().zip(v).for_each(|(s, x)| *s += extra * x);
+        match mode {
+            PaperVector::Mean | PaperVector::TitleWeighted => {
+                for &ci in &paper_rows {
+                    sum.iter_mut().zip(row(ci)).for_each(|(s, x)| *s += x);
+                }
+                if let (PaperVector::TitleWeighted, Some(&ci)) = (mode, paper_rows.first()) {
+                    // Give the first passage weight n (so it equals all the others together).
+                    let extra = paper_rows.len().saturating_sub(1) as f32;
+                    sum.iter_mut()
+                        .zip(row(ci))
+                        .for_each(|(s, x)| *s += extra * x);
+                }
+            }
+            PaperVector::LanguageBalanced => {
+                // The unit mean of each language's passages, then their mean: a paper given
+                // in two languages counts each once, however many passages each has.
+                let mut groups: Vec<(Option<Lang>, Vec<f32>)> = Vec::new();
+                for &ci in &paper_rows {
+                    let lang = langs.get(ci).copied().flatten();
+                    let g = match groups.iter().position(|(l, _)| *l == lang) {
+                        Some(g) => g,
+                        None => {
+                            groups.push((lang, vec![0f32; dim]));
+                            groups.len() - 1
+                        }
+                    };
+                    groups[g]
+                        .1
+                        .iter_mut()
+                        .zip(row(ci))
+                        .for_each(|(s, x)| *s += x);
+                }
+                for (_, mut g) in groups {
+                    embed::pool::normalize(&mut g);
+                    sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
+                }
+            }
         }
         embed::pool::normalize(&mut sum);
         out.extend(sum);

@@ -3,7 +3,7 @@
 
 use crate::chunk::Chunk;
 use crate::chunk::ChunkParams;
-use crate::corpus::Paper;
+use crate::corpus::{Paper, SourceKind};
 use crate::embed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,6 +35,9 @@ pub enum PaperVector {
     /// The first passage (title and opening, usually the abstract) counts as much as all
     /// the others together.
     TitleWeighted,
+    /// The mean of each language's unit mean: a paper summarized in Korean and in English
+    /// counts each language once.
+    LanguageBalanced,
 }
 
 /// Settings that decide what goes into an index.
@@ -112,6 +115,9 @@ pub struct PaperMeta {
     pub venue: Option<String>,
     pub tags: Vec<String>,
     pub title_only: bool,
+    /// The kind of file it was read from (`feed`, `digest`, `blog`, …).
+    #[serde(default)]
+    pub source_kind: SourceKind,
 }
 
 impl From<&Paper> for PaperMeta {
@@ -127,6 +133,7 @@ impl From<&Paper> for PaperMeta {
             venue: p.venue.clone(),
             tags: p.tags.clone(),
             title_only: p.title_only,
+            source_kind: p.source_kind,
         }
     }
 }

@@ -12,6 +12,7 @@ use super::csls;
 use super::format::*;
 use super::store::{self, StoreError};
 use super::vectors::f32s;
+use crate::chunk::Lang;
 use crate::corpus::{ids, Paper};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,11 @@ impl Index {
         } else {
             c.text.clone()
         })
+    }
+
+    /// The language of passage `ci` (`None` in indexes written before passages had one).
+    pub fn passage_lang(&self, ci: usize) -> Option<Lang> {
+        self.chunks[ci].chunk.lang
     }
 
     /// Paper `i`'s passage rows.
@@ -162,8 +168,10 @@ impl Index {
     /// recomputed): the in-memory variants `eval` compares.
     pub fn with_passage_vectors(&self, chunk_vectors: Vec<f32>, mode: PaperVector) -> Index {
         let dim = self.dim();
+        let langs: Vec<Option<Lang>> = self.chunks.iter().map(|c| c.chunk.lang).collect();
         let paper_vectors = paper_vectors_from_ranges(
             (0..self.paper_count()).map(|i| self.passages_of(i)),
+            &langs,
             &chunk_vectors,
             dim,
             mode,
