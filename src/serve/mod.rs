@@ -3,9 +3,11 @@
 //!
 //! One process opens the index once and loads the model once (for search), then answers:
 //! pages at `/`, `/paper/{id}` and `/map`, and a JSON API under `/api/` whose shapes are
-//! the CLI's `--json` ones. The HTTP layer is `tiny_http` (blocking, a few small crates):
-//! a fixed pool of worker threads takes requests from it and calls `routes::handle`, which
-//! turns a method and a URL into a `Reply` and knows nothing of sockets.
+//! the CLI's `--json` ones. The HTTP layer is axum on tokio (minimal features): every
+//! request goes to one fallback that hands it to tokio's blocking pool, where
+//! `routes::handle` turns a method and a URL into a `Reply` and knows nothing of sockets.
+//! (tiny_http was tried first: its connection thread pool left some keep-alive connections
+//! unserved for seconds under 32 concurrent clients; see BENCHMARKS.md.)
 //!
 //! Safe by default, because feed items carry arbitrary HTML and the page is opened in a
 //! browser:
@@ -170,8 +172,8 @@ impl From<Failure> for Reply {
 
 /// A running server.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
-    workers: Vec<JoinHandle<()>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
 }
 
@@ -182,80 +184,96 @@ impl Server {
     }
 
     /// Serves until the process ends.
-    pub fn wait(self) {
-        for w in self.workers {
-            let _ = w.join();
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 
-    /// Stops taking requests and waits for the workers.
-    pub fn stop(self) {
-        for _ in &self.workers {
-            self.http.unblock();
+    /// Stops taking requests, lets those under way finish, and waits.
+    pub fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
-        for w in self.workers {
-            let _ = w.join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
 
-/// Worker threads for this machine: two per core, so that a request waiting on the
-/// search embedder does not hold up the fast ones.
+/// Threads that take connections and requests (the work of a request runs on tokio's
+/// blocking pool, so that a search waiting for the embedder holds no connection up).
 pub fn default_workers() -> usize {
-    2 * crate::app::num_threads().max(2)
+    crate::app::num_threads().max(2)
 }
 
-/// Starts serving `state` on `addr` with `workers` threads.
+/// Starts serving `state` on `addr` with `workers` runtime threads.
 pub fn start(state: State, addr: SocketAddr, workers: usize) -> Result<Server, ServeError> {
-    let http = tiny_http::Server::http(addr).map_err(|e| ServeError::Bind {
+    let bind = |reason: String| ServeError::Bind {
         addr: addr.to_string(),
-        reason: e.to_string(),
-    })?;
-    let addr = http
-        .server_addr()
-        .to_ip()
-        .expect("a TCP listener has an IP address");
-    let http = Arc::new(http);
+        reason,
+    };
+    // Bound here, before any thread starts, so that a taken port is an error of `start`.
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| bind(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| bind(e.to_string()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| bind(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .thread_name("serve")
+        .enable_io()
+        .build()
+        .map_err(|e| bind(e.to_string()))?;
+    let listener = {
+        let _guard = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).map_err(|e| bind(e.to_string()))?
+    };
     let state = Arc::new(state);
-    let workers = (0..workers.max(1))
-        .map(|n| {
-            let http = Arc::clone(&http);
-            let state = Arc::clone(&state);
-            std::thread::Builder::new()
-                .name(format!("serve-{n}"))
-                .spawn(move || {
-                    // `recv` fails only when the server is unblocked (stopped).
-                    while let Ok(request) = http.recv() {
-                        respond(&state, request);
-                    }
-                })
-                .expect("spawn a server thread")
+    let app =
+        axum::Router::new().fallback(move |method, uri| answer(Arc::clone(&state), method, uri));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("serve".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
         })
-        .collect();
+        .map_err(|e| bind(e.to_string()))?;
     Ok(Server {
-        http,
-        workers,
+        shutdown: Some(shutdown),
+        thread: Some(thread),
         addr,
     })
 }
 
-/// Answers one request; a panic in a handler becomes a `500`, and the worker goes on.
-fn respond(state: &State, request: tiny_http::Request) {
-    let method = request.method().as_str().to_string();
-    let url = request.url().to_string();
-    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        routes::handle(state, &method, &url)
-    }))
-    .unwrap_or_else(|_| Failure::internal("the request failed inside the server").into());
-    // (tiny_http sends no body for HEAD itself.)
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (name, value) in headers(reply.content_type, reply.cacheable) {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
+/// Answers one request on the blocking pool; a panic in a handler becomes a `500`, and the
+/// server goes on.
+async fn answer(
+    state: Arc<State>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    let url = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
+    let reply = tokio::task::spawn_blocking(move || routes::handle(&state, method.as_str(), &url))
+        .await
+        .unwrap_or_else(|_| Failure::internal("the request failed inside the server").into());
+    // (hyper sends no body for HEAD itself.)
+    let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
+    *response.status_mut() = axum::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in self::headers(reply.content_type, reply.cacheable) {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
     }
-    // A client that went away is not the server's problem.
-    let _ = request.respond(response);
+    response
 }
 
 /// The headers of every reply: its type, and a policy that lets the page run only its own
