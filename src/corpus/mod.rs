@@ -156,23 +156,19 @@ impl Paper {
 
     /// All section texts joined, headings included.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for s in &self.sections {
-            if let Some(h) = &s.heading {
-                out.push_str(h);
-                out.push('\n');
-            }
-            out.push_str(&s.text);
-            out.push('\n');
-        }
-        out
+        self.joined(|_| true)
     }
 
     /// The text that describes the paper: content sections with their headings, without
     /// boilerplate.
     pub fn content_text(&self) -> String {
+        self.joined(|s| !s.kind.is_boilerplate())
+    }
+
+    /// The sections `keep` accepts, each heading on its own line before its text.
+    fn joined(&self, keep: impl Fn(&Section) -> bool) -> String {
         let mut out = String::new();
-        for s in self.sections.iter().filter(|s| !s.kind.is_boilerplate()) {
+        for s in self.sections.iter().filter(|s| keep(s)) {
             if let Some(h) = &s.heading {
                 out.push_str(h);
                 out.push('\n');
