@@ -1,5 +1,6 @@
-//! HNSW insert and search at 10k and 100k vectors of dimension 384, with recall@10 against
-//! the exact scan printed beside the timing.
+//! The approximate searches of the index at 10k and 100k vectors of dimension 384, with
+//! recall@10 against the exact scan printed beside the timing: the hnsw_rs graph (papers'
+//! first stage above 5,000 papers) and the IVF lists (passages), at several probe counts.
 //!
 //! Insert time is printed once per size (one build of 100k takes minutes on 2 cores, too
 //! long to repeat). The vectors have low intrinsic dimension, like sentence embeddings;
@@ -11,6 +12,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use recommend::embed::pool::normalize;
 use recommend::index::ann::{self, Graph, Params};
+use recommend::index::{ivf, GenerationWriter, StoreError};
 use std::time::Instant;
 
 const DIM: usize = 384;
@@ -36,6 +38,17 @@ fn clustered(n: usize, seed: u64) -> Vec<f32> {
         out.extend(v);
     }
     out
+}
+
+/// The approximate top 10: candidates from the lists, re-scored exactly.
+fn search(lists: &ivf::Ivf, data: &[f32], q: &[f32], probes: usize) -> Vec<usize> {
+    let mut hits: Vec<(usize, f32)> = lists
+        .candidates(q, probes, ivf::CANDIDATES)
+        .into_iter()
+        .map(|(r, _)| (r, ann::dot(q, &data[r * DIM..(r + 1) * DIM])))
+        .collect();
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+    hits.into_iter().take(10).map(|h| h.0).collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -88,6 +101,68 @@ fn bench(c: &mut Criterion) {
             );
         }
         graph.set_ef_search(params.ef_search);
+        let root = tempfile::tempdir().unwrap();
+        let mut gen = GenerationWriter::new(root.path()).unwrap();
+        let t = Instant::now();
+        ivf::write(
+            &mut gen,
+            "bench",
+            &ivf::Plain {
+                vectors: &data,
+                dim: DIM,
+            },
+        )
+        .unwrap();
+        let build = t.elapsed();
+        let corrupt = |reason| StoreError::Corrupt {
+            dir: root.path().into(),
+            reason,
+        };
+        let lists =
+            ivf::Ivf::open(gen.dir(), gen.file_infos(), "bench", n, DIM, None, &corrupt).unwrap();
+        let chosen = lists.default_probes();
+        println!(
+            "ivf n={n}: {} lists, build {:.2} s (k-means, assignment, calibration), calibrated probes {chosen}",
+            lists.lists(),
+            build.as_secs_f64()
+        );
+        let truth: Vec<Vec<usize>> = queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                ann::exact(&data, DIM, q, 10)
+                    .into_iter()
+                    .map(|h| h.0)
+                    .collect()
+            })
+            .collect();
+        let mut sweep = vec![chosen / 4, chosen / 2, chosen, chosen * 2];
+        sweep.retain(|&p| p >= 1 && p <= lists.lists());
+        sweep.dedup();
+        for probes in sweep {
+            let mut found = 0;
+            let mut times = Vec::new();
+            for (q, t) in queries.chunks_exact(DIM).zip(&truth) {
+                let start = Instant::now();
+                let got = search(&lists, &data, q, probes);
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+                found += got.iter().filter(|r| t.contains(r)).count();
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "  probes={probes}{}: recall@10 vs exact = {:.4}, p50 {:.3} ms, p95 {:.3} ms",
+                if probes == chosen { " (default)" } else { "" },
+                found as f64 / (10 * truth.len()) as f64,
+                times[times.len() / 2],
+                times[times.len() * 95 / 100]
+            );
+        }
+        group.bench_with_input(BenchmarkId::new("ivf_search_k10", n), &n, |b, _| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % query_rows.len();
+                search(&lists, &data, query_rows[i], chosen)
+            })
+        });
         group.bench_with_input(BenchmarkId::new("search_k10", n), &n, |b, _| {
             let mut i = 0;
             b.iter(|| {

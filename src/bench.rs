@@ -235,3 +235,54 @@ impl BenchReport {
         s
     }
 }
+
+/// What `recommend bench --synthetic N` wrote.
+#[derive(Debug, Serialize)]
+pub struct SyntheticReport {
+    pub papers: usize,
+    pub passages: usize,
+    pub seconds: f64,
+    pub disk_bytes: u64,
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// Writes a synthetic index of `papers` papers with `passages_per_paper` passages each into
+/// `root` (see `index::synthetic`), recorded as made by `model` so that `search` with the
+/// model runs on it.
+pub fn synthetic(
+    root: &std::path::Path,
+    model: Option<&str>,
+    papers: usize,
+    passages_per_paper: usize,
+) -> Result<SyntheticReport> {
+    let files = embed::source::resolve(model)?;
+    let info = index::ModelInfo {
+        name: files.name.clone(),
+        fingerprint: embed::source::fingerprint(&files)?,
+        dim: embed::model_dim(&files)?,
+        precision: embed::Precision::F32,
+        pooling: embed::Pooling::Mean,
+    };
+    let start = Instant::now();
+    let spec = index::synthetic::Spec {
+        papers,
+        passages_per_paper,
+        dim: info.dim,
+        seed: 42,
+    };
+    index::synthetic::write(root, spec, info)?;
+    let seconds = secs(start.elapsed());
+    let generation = index::store::current(root)?;
+    let disk_bytes = std::fs::read_dir(&generation)?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    Ok(SyntheticReport {
+        papers,
+        passages: papers * passages_per_paper,
+        seconds,
+        disk_bytes,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}

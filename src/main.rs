@@ -11,6 +11,7 @@ use recommend::embed::{self, Role};
 use recommend::index::{self, Index};
 use recommend::query::{self, PaperSpace};
 use std::io::BufRead;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -60,8 +61,27 @@ fn run(mut o: Options, mode: Mode) -> Result<()> {
     match mode {
         Mode::Index { paths, settings } => build_index(&mut o, &paths, settings)?,
         Mode::Similar(req) => similar(&mut o, &req)?,
-        Mode::Search { req, graph } => search(&mut o, req, graph)?,
+        Mode::Search { req, graph, vector } => search(&mut o, req, graph, vector.as_deref())?,
         Mode::List => list(&mut o)?,
+        Mode::Verify => o.printer.verify(&index::verify(&o.config.index)?)?,
+        Mode::Export {
+            passages,
+            output,
+            qdrant,
+        } => export(&mut o, passages, output.as_deref(), qdrant)?,
+        Mode::Synthetic {
+            papers,
+            passages_per_paper,
+        } => {
+            let model = o.config.model.clone();
+            let r = recommend::bench::synthetic(
+                &o.config.index,
+                model.as_deref(),
+                papers,
+                passages_per_paper,
+            )?;
+            o.printer.synthetic(&r)?
+        }
         Mode::Show { id } => show(&mut o, &id)?,
         Mode::Embed { file, query } => embed_lines(&mut o, file.as_deref(), query)?,
         Mode::Bench(config) => o.printer.bench(&recommend::bench::run(&config)?)?,
@@ -111,13 +131,76 @@ fn similar(o: &mut Options, req: &query::SimilarRequest) -> Result<()> {
     Ok(())
 }
 
-fn search(o: &mut Options, mut req: query::SearchRequest, graph: Option<bool>) -> Result<()> {
+fn search(
+    o: &mut Options,
+    mut req: query::SearchRequest,
+    graph: Option<bool>,
+    vector: Option<&Path>,
+) -> Result<()> {
     let ix = open(o)?;
     let space = PaperSpace::new(&ix)?;
-    let embedder = app::query_embedder(&ix, &o.config)?;
     req.graph = graph.unwrap_or(ix.passage_count() >= index::ann::EXACT_BELOW);
-    let out = query::search(&ix, &space, &embedder, &req)?;
+    let out = match vector {
+        Some(path) => {
+            let v = read_vector(path, ix.dim())?;
+            query::search_with_vector(&ix, &space, &req, &v)?
+        }
+        None => {
+            let embedder = app::query_embedder(&ix, &o.config)?;
+            query::search(&ix, &space, &embedder, &req)?
+        }
+    };
     o.printer.search(&out)?;
+    Ok(())
+}
+
+/// A query vector from a file: a JSON array, or an object with an `embedding` array (a
+/// line of `recommend embed` output); normalized like the model's own query vectors.
+fn read_vector(path: &Path, dim: usize) -> Result<Vec<f32>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("{}: not JSON", path.display()))?;
+    let array = value.get("embedding").unwrap_or(&value);
+    let mut v: Vec<f32> = serde_json::from_value(array.clone())
+        .with_context(|| format!("{}: not an array of numbers", path.display()))?;
+    if v.len() != dim {
+        anyhow::bail!(
+            "{}: the vector has {} values, the index holds {dim}-d vectors",
+            path.display(),
+            v.len()
+        );
+    }
+    embed::pool::normalize(&mut v);
+    Ok(v)
+}
+
+/// `export`: JSON lines to a file or standard output, or a push to a Qdrant server.
+fn export(
+    o: &mut Options,
+    passages: bool,
+    output: Option<&Path>,
+    qdrant: Option<(String, String)>,
+) -> Result<()> {
+    let ix = Index::open(&o.config.index)?;
+    let points = if passages {
+        index::export::Points::Passages
+    } else {
+        index::export::Points::Papers
+    };
+    if let Some((url, collection)) = qdrant {
+        let r = index::export::push(&ix, points, &url, &collection)?;
+        return Ok(o.printer.pushed(&r)?);
+    }
+    let mut out: Box<dyn std::io::Write> = match output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| p.display().to_string())?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let n = index::export::jsonl(&ix, points, &mut out)?;
+    if !o.quiet {
+        eprintln!("{n} points written");
+    }
     Ok(())
 }
 

@@ -192,33 +192,127 @@ fn reindexing_unchanged_input_embeds_nothing() {
     assert_eq!(out["up_to_date"], true);
 }
 
+/// A private copy of `tests/data/format2`: three Markdown notes (`docs/`) and the index a
+/// format-2 build wrote for them (`index/`, JSON files and hnsw_rs graphs).
+fn copy_of_format2_fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/format2");
+    copy_dir(&fixture, dir.path());
+    let current = std::fs::read_to_string(dir.path().join("index/CURRENT")).unwrap();
+    let gen = dir.path().join("index").join(current.trim());
+    (dir, gen)
+}
+
+/// The same papers in the same order with the same "why" passages, and scores equal up to
+/// float rounding (hubness stored or recomputed, vectors read from JSON or a mapped table).
+fn same_results(a: &Value, b: &Value) {
+    assert_eq!(ids(a), ids(b));
+    let rows = |v: &Value| v["results"].as_array().unwrap().clone();
+    for (x, y) in rows(a).iter().zip(&rows(b)) {
+        let (sx, sy) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
+        assert!((sx - sy).abs() < 1e-5, "{sx} vs {sy}");
+        assert_eq!(x["why"], y["why"]);
+    }
+}
+
+fn manifest_of(gen: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(gen.join("manifest.json")).unwrap()).unwrap()
+}
+
 #[test]
-fn a_previous_format_index_still_answers_and_upgrades_without_reembedding() {
-    let (dir, gen) = copy_of_seed_index();
-    // Make it look like a format-1 index: no stored hubness, graphs of the old kind.
-    let manifest_path = gen.join("manifest.json");
-    let mut manifest: Value =
-        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+fn previous_format_indexes_still_answer_and_upgrade_without_reembedding() {
+    let (dir, gen) = copy_of_format2_fixture();
+    let index = dir.path().join("index");
+    let old = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    assert_eq!(ids(&old).len(), 2, "{old}");
+    // Format 1: the same without stored hubness, which `similar` then computes itself.
+    let (dir1, gen1) = copy_of_format2_fixture();
+    let mut manifest = manifest_of(&gen1);
     manifest["format"] = 1.into();
     manifest["files"]
         .as_object_mut()
         .unwrap()
         .remove("hubness.f32")
         .unwrap();
-    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    std::fs::remove_file(gen.join("hubness.f32")).unwrap();
-
-    // `similar` computes hubness itself and ranks as the current format does.
-    let old = json(dir.path(), &["similar", "--id", "CAD"]);
-    let new = json(seed_index(), &["similar", "--id", "CAD"]);
-    assert_eq!(ids(&old), ids(&new));
-    // Its graphs are refused with the usual advice...
-    refused_with_reindex_advice(dir.path(), &["search", "retrieval", "--hnsw"]);
-    // ...and `index` rewrites it in the current format from the stored vectors.
-    let up = json(dir.path(), &["index"]);
+    std::fs::write(gen1.join("manifest.json"), manifest.to_string()).unwrap();
+    std::fs::remove_file(gen1.join("hubness.f32")).unwrap();
+    let v1 = json(
+        &dir1.path().join("index"),
+        &["similar", "--id", "SpeculativeDecoding"],
+    );
+    same_results(&v1, &old);
+    // Neither has the approximate-search lists: asking for them gets the usual advice.
+    refused_with_reindex_advice(&index, &["search", "retrieval", "--hnsw"]);
+    // `index` rewrites it in the current format from the stored vectors.
+    let out = recommend(&index)
+        .current_dir(dir.path())
+        .args(["index", "docs", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(up["embedded"], 0, "{up}");
     assert_eq!(up["up_to_date"], false, "{up}");
-    json(dir.path(), &["search", "retrieval", "--hnsw"]);
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    assert_ne!(index.join(current.trim()), gen);
+    assert_eq!(manifest_of(&index.join(current.trim()))["format"], 3);
+    let new = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    same_results(&new, &old);
+    let search = json(&index, &["search", "retrieval", "--hnsw", "-k", "1"]);
+    assert_eq!(ids(&search), ["RetrievalAugmented"]);
+    json(&index, &["verify"]);
+}
+
+#[test]
+fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() {
+    let (dir, _) = copy_of_format2_fixture();
+    let index = dir.path().join("index");
+    let run_index = || {
+        let out = recommend(&index)
+            .current_dir(dir.path())
+            .args(["index", "docs", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    run_index();
+    let report = json(&index, &["verify"]);
+    assert_eq!(report["format"], 3, "{report}");
+    assert_eq!(report["papers"], 3);
+    assert!(report["files"].as_u64().unwrap() > 20, "{report}");
+    // One changed byte in the middle of a vector table: same length, same header, so only
+    // the checksum can tell.
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    let path = index.join(current.trim()).join("passages.f32");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = recommend(&index).args(["verify"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("passages.f32"),
+        "{err}"
+    );
+    refused_with_reindex_advice(&index, &["verify"]);
+    // `index` notices, says so, and embeds everything again instead of reusing the damage.
+    let (report, stderr) = run_index();
+    assert!(
+        stderr.contains("warning") && stderr.contains("passages.f32"),
+        "{stderr}"
+    );
+    assert_eq!(report["embedded"], 3, "{report}");
+    json(&index, &["verify"]);
 }
 
 #[test]
@@ -263,23 +357,38 @@ fn changed_and_removed_files_reembed_only_their_passages() {
 fn corrupt_or_missing_index_is_a_clear_error() {
     let (dir, gen) = copy_of_seed_index();
     for victim in [
-        "vectors.f32",
-        "chunks.hnsw.graph",
-        "papers.json",
-        "hubness.f32",
+        "passages.f32",
+        "passages.ivf.lists",
+        "passages.text",
+        "lexical.bin",
+        "papers.meta",
+        "papers.meta.idx",
+        "papers.hubness",
+        "papers.ids",
     ] {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(dir.path(), copy.path());
         let path = copy.path().join(gen.file_name().unwrap()).join(victim);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        let args: &[&str] = if victim.contains("hnsw") {
+        let args: &[&str] = if victim.contains("ivf") {
             &["search", "retrieval", "--hnsw"]
         } else {
             &["similar", "--id", "CAD"]
         };
         refused_with_reindex_advice(copy.path(), args);
+        refused_with_reindex_advice(copy.path(), &["verify"]);
     }
+    // A foreign file of the right length: its header gives it away at open.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let path = copy
+        .path()
+        .join(gen.file_name().unwrap())
+        .join("papers.f32");
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::fs::write(&path, vec![0u8; len]).unwrap();
+    refused_with_reindex_advice(copy.path(), &["similar", "--id", "CAD"]);
     // A foreign manifest.
     std::fs::write(gen.join("manifest.json"), b"{\"hello\": 1}").unwrap();
     refused_with_reindex_advice(dir.path(), &["similar", "--id", "CAD"]);
@@ -739,4 +848,157 @@ fn the_index_decides_how_queries_are_embedded() {
         (score(&cls) - score(&plain)).abs() > 1e-4,
         "{cls} vs {plain}"
     );
+}
+
+#[test]
+fn export_writes_one_point_per_paper_or_passage_with_stable_ids() {
+    let papers: Vec<Value> = export_lines(&["export", "--format", "jsonl"]);
+    let list = json(seed_index(), &["list"]);
+    assert_eq!(papers.len(), list.as_array().unwrap().len());
+    let dim = papers[0]["vector"].as_array().unwrap().len();
+    assert_eq!(dim, 384);
+    let cad = papers.iter().find(|p| p["payload"]["id"] == "CAD").unwrap();
+    assert!(cad["payload"]["title"].as_str().unwrap().len() > 5, "{cad}");
+    // IDs are UUIDs made from the paper ID: the same on every export.
+    let again = export_lines(&["export"]);
+    assert_eq!(papers[0]["id"], again[0]["id"]);
+    assert_eq!(cad["id"].as_str().unwrap().len(), 36);
+    let passages = export_lines(&["export", "--passages"]);
+    let chunks = json(seed_index(), &["list"]).as_array().unwrap().len();
+    assert!(passages.len() > chunks, "{} passages", passages.len());
+    assert!(
+        passages[0]["payload"]["text"].as_str().is_some(),
+        "{}",
+        passages[0]
+    );
+}
+
+fn export_lines(args: &[&str]) -> Vec<Value> {
+    let out = recommend(seed_index()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Qdrant's own engine (qdrant-edge-py, in process) loaded with `export`'s points must give
+/// `similar --scoring cosine`'s top 10 for every seed paper. `.ci/run` installs it into a
+/// throwaway virtual environment and names its Python in QDRANT_EDGE_PYTHON.
+#[test]
+fn qdrant_edge_agrees_with_similar_cosine_on_every_seed_paper() {
+    let Ok(python) = std::env::var("QDRANT_EDGE_PYTHON") else {
+        eprintln!(
+            "skipped: QDRANT_EDGE_PYTHON is not set (.ci/run sets it when PyPI is reachable)"
+        );
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qdrant_agreement.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_recommend"))
+        .arg(seed_index())
+        .env_remove("RECOMMEND_MODEL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("agrees"), "{stdout}");
+}
+
+/// `export --qdrant` against a stand-in for Qdrant's REST API (no server can be installed
+/// here): the collection is created with the manifest's dimension and cosine distance, then
+/// every paper is upserted in batches.
+#[test]
+fn export_to_qdrant_creates_the_collection_and_upserts_every_paper() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String, Value)>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap().to_string(),
+                    parts.next().unwrap().to_string(),
+                );
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (status, answer) = if method == "GET" {
+                    ("404 Not Found", r#"{"status":{"error":"Not found"}}"#)
+                } else {
+                    ("200 OK", r#"{"result":true,"status":"ok"}"#)
+                };
+                log.lock().unwrap().push((method, path, body));
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(reply.as_bytes()).unwrap();
+            }
+        }
+    });
+    let out = recommend(seed_index())
+        .args([
+            "export",
+            "--qdrant",
+            &url,
+            "--collection",
+            "papers",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let papers = json(seed_index(), &["list"]).as_array().unwrap().len();
+    assert_eq!(report["points"], papers);
+    assert_eq!(report["created"], true);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        ("GET", "/collections/papers")
+    );
+    assert_eq!(seen[1].0, "PUT");
+    assert_eq!(seen[1].2["vectors"]["size"], 384);
+    assert_eq!(seen[1].2["vectors"]["distance"], "Cosine");
+    let upserted: usize = seen[2..]
+        .iter()
+        .filter(|r| r.1.starts_with("/collections/papers/points"))
+        .map(|r| r.2["points"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(upserted, papers);
 }

@@ -111,7 +111,12 @@ enum Command {
     },
     /// Papers matching a free-text query in any language.
     Search {
-        query: String,
+        #[arg(required_unless_present = "vector")]
+        query: Option<String>,
+        /// Search with this query vector instead of embedding a text: a JSON array of
+        /// numbers, or a line of `recommend embed --query` output.
+        #[arg(long, conflicts_with = "query")]
+        vector: Option<PathBuf>,
         #[arg(short, default_value_t = 10)]
         k: usize,
         #[command(flatten)]
@@ -119,12 +124,34 @@ enum Command {
         /// Scan every passage exactly (default below 5,000 passages).
         #[arg(long, conflicts_with = "hnsw")]
         exact: bool,
-        /// Use the HNSW graph even for a small index.
+        /// Use the approximate-search lists even for a small index (default from 5,000
+        /// passages).
         #[arg(long)]
         hnsw: bool,
     },
     /// Every paper: id, title, source, date.
     List,
+    /// Check every file of the index against its checksum, and every record.
+    Verify,
+    /// Export the index for a vector database: JSON lines (one point per paper, or per
+    /// passage), or straight into a Qdrant collection over its REST API.
+    Export {
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        /// One point per passage instead of one per paper.
+        #[arg(long)]
+        passages: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, conflicts_with = "qdrant")]
+        output: Option<PathBuf>,
+        /// Push to the Qdrant server at this URL (e.g. http://localhost:6333).
+        #[arg(long, requires = "collection")]
+        qdrant: Option<String>,
+        /// Qdrant collection to create (or fill, if it exists with the same dimension).
+        #[arg(long, requires = "qdrant")]
+        collection: Option<String>,
+    },
     /// One paper's metadata and text.
     Show {
         #[arg(long)]
@@ -148,6 +175,13 @@ enum Command {
         /// Query repetitions for latency percentiles.
         #[arg(long, default_value_t = 50)]
         queries: usize,
+        /// Write a synthetic index of this many papers into --index instead (for the scale
+        /// benchmark, `cargo bench --bench scale`).
+        #[arg(long)]
+        synthetic: Option<usize>,
+        /// Passages per synthetic paper.
+        #[arg(long, default_value_t = 10, requires = "synthetic")]
+        passages_per_paper: usize,
     },
     /// Quality on the seed corpus: cross-lingual retrieval, related papers, free-text search.
     Eval {
@@ -279,6 +313,7 @@ impl Cli {
             }),
             Command::Search {
                 query,
+                vector,
                 k,
                 filter,
                 exact,
@@ -286,8 +321,9 @@ impl Cli {
             } => Mode::Search {
                 req: SearchRequest {
                     filter: filter.filter(),
-                    ..SearchRequest::new(query, k)
+                    ..SearchRequest::new(query.unwrap_or_default(), k)
                 },
+                vector,
                 graph: match (exact, hnsw) {
                     (true, _) => Some(false),
                     (_, true) => Some(true),
@@ -295,6 +331,26 @@ impl Cli {
                 },
             },
             Command::List => Mode::List,
+            Command::Verify => Mode::Verify,
+            Command::Export {
+                format: _,
+                passages,
+                output,
+                qdrant,
+                collection,
+            } => Mode::Export {
+                passages,
+                output,
+                qdrant: qdrant.zip(collection),
+            },
+            Command::Bench {
+                synthetic: Some(papers),
+                passages_per_paper,
+                ..
+            } => Mode::Synthetic {
+                papers,
+                passages_per_paper,
+            },
             Command::Show { id } => Mode::Show { id },
             Command::Embed { file, query } => Mode::Embed {
                 file: file.filter(|f| f.as_os_str() != "-"),
@@ -304,6 +360,7 @@ impl Cli {
                 paths,
                 texts,
                 queries,
+                ..
             } => Mode::Bench(recommend::bench::BenchConfig {
                 model: config.model.clone(),
                 options: config.build_options(),

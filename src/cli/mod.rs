@@ -32,8 +32,22 @@ pub enum Mode {
         req: SearchRequest,
         /// `Some(true)`: the HNSW graph, `Some(false)`: exact scan, `None`: by index size.
         graph: Option<bool>,
+        /// A query vector to search with instead of embedding `req.text`.
+        vector: Option<PathBuf>,
     },
     List,
+    Verify,
+    Export {
+        passages: bool,
+        output: Option<PathBuf>,
+        /// Qdrant URL and collection.
+        qdrant: Option<(String, String)>,
+    },
+    /// `bench --synthetic N`: write a synthetic index for the scale benchmark.
+    Synthetic {
+        papers: usize,
+        passages_per_paper: usize,
+    },
     Show {
         id: String,
     },

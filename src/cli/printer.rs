@@ -6,10 +6,12 @@
 //! pipe (`recommend list | head -1`) reaches `main`, which ends quietly.
 
 use recommend::app::{EmbeddedText, PaperRow};
-use recommend::bench::BenchReport;
+use recommend::bench::{BenchReport, SyntheticReport};
 use recommend::corpus::Paper;
 use recommend::eval::EvalReport;
+use recommend::index::export::PushReport;
 use recommend::index::BuildReport;
+use recommend::index::VerifyReport;
 use recommend::query::{Search, Similar};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -56,6 +58,9 @@ pub trait Printer {
     fn show(&mut self, p: &Paper) -> io::Result<()>;
     fn bench(&mut self, r: &BenchReport) -> io::Result<()>;
     fn eval(&mut self, r: &EvalReport) -> io::Result<()>;
+    fn verify(&mut self, r: &VerifyReport) -> io::Result<()>;
+    fn pushed(&mut self, r: &PushReport) -> io::Result<()>;
+    fn synthetic(&mut self, r: &SyntheticReport) -> io::Result<()>;
     /// One embedded text: a JSON line in both printers (the format `embed` promises).
     fn embedded(&mut self, e: &EmbeddedText) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
@@ -109,6 +114,15 @@ impl<W: Write> Printer for Json<W> {
     }
     fn eval(&mut self, r: &EvalReport) -> io::Result<()> {
         self.pretty(r)
+    }
+    fn verify(&mut self, r: &VerifyReport) -> io::Result<()> {
+        self.pretty(r)
+    }
+    fn pushed(&mut self, r: &PushReport) -> io::Result<()> {
+        self.pretty(r)
+    }
+    fn synthetic(&mut self, r: &SyntheticReport) -> io::Result<()> {
+        json_line(&mut self.out, r)
     }
     fn embedded(&mut self, e: &EmbeddedText) -> io::Result<()> {
         json_line(&mut self.out, e)
@@ -233,6 +247,48 @@ impl<W: Write> Printer for Text<W> {
 
     fn eval(&mut self, r: &EvalReport) -> io::Result<()> {
         write!(self.out, "{}", r.table())
+    }
+
+    fn verify(&mut self, r: &VerifyReport) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "intact: generation {} (format {}), {} papers, {} passages, {} files, {:.1} MB checked in {:.2} s",
+            r.generation,
+            r.format,
+            r.papers,
+            r.passages,
+            r.files,
+            r.bytes as f64 / 1e6,
+            r.seconds
+        )
+    }
+
+    fn pushed(&mut self, r: &PushReport) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{} points upserted into {} at {} in {} batches{}",
+            r.points,
+            r.collection,
+            r.url,
+            r.batches,
+            if r.created {
+                " (collection created)"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn synthetic(&mut self, r: &SyntheticReport) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "wrote a synthetic index of {} papers, {} passages in {:.1} s ({:.1} MB, peak {:.0} MB)",
+            r.papers,
+            r.passages,
+            r.seconds,
+            r.disk_bytes as f64 / 1e6,
+            r.peak_rss_mb.unwrap_or(0.0)
+        )
     }
 
     fn embedded(&mut self, e: &EmbeddedText) -> io::Result<()> {

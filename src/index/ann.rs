@@ -1,15 +1,21 @@
-//! Nearest neighbours over unit vectors: an exact scan, or an hnsw_rs graph.
+//! The kernels of nearest-neighbour search over unit vectors (f32 and int8 dot products,
+//! AVX2 where the CPU has it), the exact scan, and the hnsw_rs graph over paper vectors.
 //!
 //! Small collections (the seed corpus has about a hundred papers) are answered by an exact
-//! scan, which is both faster than a graph walk at that size and the ground truth the graph
-//! is measured against. The graph is built and persisted all the same so that a collection
-//! that grows past `EXACT_BELOW` needs nothing new.
+//! scan, which is both as fast as anything at that size and the ground truth the
+//! approximate structures are measured against. Above `EXACT_BELOW` papers, `similar`'s
+//! first stage walks an HNSW graph (hnsw_rs) over the centered paper vectors, written at
+//! index time (it also gives each paper's neighbours for CSLS hubness, one search per paper
+//! instead of one scan). Passages use IVF lists instead (`ivf`): ten million passages are
+//! too many graph inserts for a two-core build.
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::prelude::{AnnT, Hnsw, HnswIo};
+use rayon::prelude::*;
 use std::path::Path;
 
-/// Below this many vectors, queries scan exactly unless `--hnsw` is forced.
+/// Below this many rows, queries scan exactly unless the approximate structures are asked
+/// for (`search --hnsw`); see `search::EXACT_BELOW`.
 pub const EXACT_BELOW: usize = 5_000;
 
 /// HNSW parameters: M (links per node; twice that on the bottom layer), ef at construction,
@@ -91,24 +97,6 @@ unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
     lanes.iter().sum::<i32>() + dot_i8_scalar(&a[body..n], &b[body..n])
 }
 
-/// Rows scaled by `scale` and rounded to int8 (clamped, in case a row exceeds the range the
-/// scale was chosen for).
-fn quantize(row: &[f32], scale: f32) -> Vec<i8> {
-    row.iter()
-        .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8)
-        .collect()
-}
-
-/// The scale that maps the largest magnitude in `values` to 127.
-fn scale_for(values: &[f32]) -> f32 {
-    let max = values.iter().fold(0f32, |m, x| m.max(x.abs()));
-    if max > 0.0 {
-        127.0 / max
-    } else {
-        1.0
-    }
-}
-
 /// Dot product, with AVX2+FMA code when the CPU has it (checked once, then cached by std):
 /// the default x86-64 target only allows SSE2, and this loop is where scans and graph walks
 /// spend their time.
@@ -171,6 +159,24 @@ pub fn exact(vectors: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<Hit> {
     hits
 }
 
+/// Rows scaled by `scale` and rounded to int8 (clamped, in case a row exceeds the range the
+/// scale was chosen for).
+fn quantize(row: &[f32], scale: f32) -> Vec<i8> {
+    row.iter()
+        .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8)
+        .collect()
+}
+
+/// The scale that maps the largest magnitude in `values` to 127.
+fn scale_for(values: &[f32]) -> f32 {
+    let max = values.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max > 0.0 {
+        127.0 / max
+    } else {
+        1.0
+    }
+}
+
 /// An HNSW graph over rows of a vector table.
 ///
 /// The graph holds the rows as int8 (one scale for the whole table): a quarter of the
@@ -189,7 +195,44 @@ impl Graph {
     }
 
     pub fn build_with(vectors: &[f32], dim: usize, params: Params) -> Self {
-        let n = vectors.len() / dim.max(1);
+        let scale = scale_for(vectors);
+        let rows: Vec<Vec<i8>> = vectors
+            .par_chunks_exact(dim)
+            .map(|r| quantize(r, scale))
+            .collect();
+        Self::insert_all(rows, params)
+    }
+
+    /// A graph over rows computed on demand (e.g. centered paper vectors, never held as
+    /// f32 all at once): one pass for the int8 scale, one to quantize.
+    pub fn build_rows(rows: &dyn super::ivf::RowSource, params: Params) -> Self {
+        let dim = rows.dim();
+        let max = (0..rows.len())
+            .into_par_iter()
+            .map_init(
+                || vec![0f32; dim],
+                |buf, i| {
+                    rows.row(i, buf);
+                    buf.iter().fold(0f32, |m, x| m.max(x.abs()))
+                },
+            )
+            .reduce(|| 0.0, f32::max);
+        let scale = if max > 0.0 { 127.0 / max } else { 1.0 };
+        let quantized: Vec<Vec<i8>> = (0..rows.len())
+            .into_par_iter()
+            .map_init(
+                || vec![0f32; dim],
+                |buf, i| {
+                    rows.row(i, buf);
+                    quantize(buf, scale)
+                },
+            )
+            .collect();
+        Self::insert_all(quantized, params)
+    }
+
+    fn insert_all(rows: Vec<Vec<i8>>, params: Params) -> Self {
+        let n = rows.len();
         let layers = 16;
         let hnsw = Hnsw::new(
             params.max_connections,
@@ -198,11 +241,6 @@ impl Graph {
             params.ef_construction,
             QuantDot,
         );
-        let scale = scale_for(vectors);
-        let rows: Vec<Vec<i8>> = vectors
-            .chunks_exact(dim)
-            .map(|r| quantize(r, scale))
-            .collect();
         let refs: Vec<(&Vec<i8>, usize)> = rows.iter().zip(0..).collect();
         hnsw.parallel_insert(&refs);
         let mut graph = Self {
@@ -230,6 +268,16 @@ impl Graph {
     /// the f32 table the graph was built from.
     pub fn search(&self, vectors: &[f32], query: &[f32], k: usize) -> Vec<Hit> {
         let dim = query.len();
+        self.search_with(query, k, &|row| {
+            vectors
+                .get(row * dim..(row + 1) * dim)
+                .map_or(f32::NEG_INFINITY, |v| dot(v, query))
+        })
+    }
+
+    /// The `k` best rows for `query` (in the space the graph was built in) by `exact`,
+    /// which re-scores the walk's candidates.
+    pub fn search_with(&self, query: &[f32], k: usize, exact: &dyn Fn(usize) -> f32) -> Vec<Hit> {
         let ef = self.ef_search.max(k);
         // The query has its own scale: a common factor on every candidate's distance does
         // not change their order.
@@ -238,10 +286,7 @@ impl Graph {
             .hnsw
             .search(&q, ef, ef)
             .into_iter()
-            .filter_map(|n| {
-                let row = vectors.get(n.d_id * dim..(n.d_id + 1) * dim)?;
-                Some((n.d_id, dot(row, query)))
-            })
+            .map(|n| (n.d_id, exact(n.d_id)))
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);

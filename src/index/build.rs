@@ -9,15 +9,19 @@
 use super::format::*;
 use super::open::Index;
 use super::store::{self, StoreError};
-use super::write::write;
+use super::write::{IndexWriter, ManifestHead, PassageRow};
 use super::IndexError;
 use crate::chunk::{self, Chunk, Lang};
-use crate::corpus::{self, ids, Paper, Warning};
+use crate::corpus::{self, ids, Warning};
 use crate::embed::{self, EmbedOptions, EmbedStats, Embedder, ModelFiles, Role};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// Passages embedded (and written) per block: enough for the embedder's length-sorted
+/// batches to pack well, few enough that memory holds one block's vectors and ids.
+const EMBED_BLOCK: usize = 8192;
 
 /// What `build` did.
 #[derive(Debug, Default)]
@@ -66,12 +70,30 @@ pub fn hash_sources(inputs: &[PathBuf]) -> BTreeMap<String, String> {
     out
 }
 
-fn cache_key(model: &ModelInfo, noise: f32, input: &str) -> String {
+/// The key a passage's vector is cached under: sha256 of everything that decides the
+/// vector.
+fn cache_key(model: &ModelInfo, noise: f32, input: &str) -> [u8; 32] {
     let head = format!(
         "{}\0{}\0{}\0{}\0",
         model.fingerprint, model.precision, model.pooling, noise
     );
-    store::sha256_hex(&[head.as_bytes(), input.as_bytes()].concat())
+    Sha256::new()
+        .chain_update(head.as_bytes())
+        .chain_update(input.as_bytes())
+        .finalize()
+        .into()
+}
+
+/// A key as formats 1 and 2 stored it (64 hex digits).
+pub(super) fn key_from_hex(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Builds (or refreshes) the index in `root` from `inputs`.
@@ -85,7 +107,8 @@ pub fn build(
 ) -> Result<BuildReport, IndexError> {
     let start = Instant::now();
     let _lock = store::Lock::acquire(root)?;
-    let previous = match Index::open(root) {
+    // Nothing is reused from a generation that does not pass a full check.
+    let previous = match super::verify::verify(root).and_then(|_| Index::open(root)) {
         Ok(ix) => Some(ix),
         Err(StoreError::Missing(_)) => None,
         Err(e) => {
@@ -107,7 +130,7 @@ pub fn build(
         if m.format == FORMAT_VERSION
             && m.model == model_info
             && m.settings == settings
-            && m.sources == sources
+            && prev.input_hashes()? == sources
         {
             return Ok(BuildReport {
                 papers: prev.paper_count(),
@@ -140,29 +163,26 @@ pub fn build(
     };
     let chunks = chunk::chunk_papers(&corpus.papers, settings.chunking, &count);
     let inputs_text: Vec<String> = chunks.iter().map(Chunk::input).collect();
-    let keys: Vec<String> = inputs_text
+    let keys: Vec<[u8; 32]> = inputs_text
         .iter()
         .map(|t| cache_key(&model_info, settings.noise, t))
         .collect();
 
     // Reuse vectors the previous index already computed for the same key.
     let dim = model_info.dim;
-    let mut cached: HashMap<&str, &[f32]> = HashMap::new();
+    let mut cached: HashMap<[u8; 32], &[f32]> = HashMap::new();
     if let Some(prev) = &previous {
         if prev.dim() == dim {
             for ci in 0..prev.passage_count() {
-                cached.insert(prev.passage_key(ci), prev.passage_vector(ci));
+                if let Some(key) = prev.passage_key(ci) {
+                    cached.insert(key, prev.passage_vector(ci));
+                }
             }
         }
     }
-    let mut vectors = vec![0f32; chunks.len() * dim];
-    let mut missing = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        match cached.get(key.as_str()) {
-            Some(v) => vectors[i * dim..(i + 1) * dim].copy_from_slice(v),
-            None => missing.push(i),
-        }
-    }
+    let missing: Vec<usize> = (0..chunks.len())
+        .filter(|&i| !cached.contains_key(&keys[i]))
+        .collect();
     let mut report = BuildReport {
         papers: corpus.papers.len(),
         chunks: chunks.len(),
@@ -171,139 +191,171 @@ pub fn build(
         warnings: corpus.warnings,
         ..Default::default()
     };
-    if !missing.is_empty() {
+    let embedder = if missing.is_empty() {
+        None
+    } else {
         progress.message("loading model");
         let embedder = Embedder::load(model, options)?;
         report.model_load = embedder.load_time;
-        let texts: Vec<&str> = missing.iter().map(|&i| inputs_text[i].as_str()).collect();
-        let ids = embedder.tokenize(&texts, Role::Passage)?;
-        progress.start_embedding(ids.len(), ids.iter().map(Vec::len).sum());
-        let (embedded, stats) = embedder.embed_ids(&ids, &mut |s| progress.embedded(s))?;
-        report.embed = stats;
-        let mut rng = rand::rng();
-        for (mut v, &i) in embedded.into_iter().zip(&missing) {
-            add_noise(&mut v, settings.noise, &mut rng);
-            vectors[i * dim..(i + 1) * dim].copy_from_slice(&v);
+        // Token counts only (the ids themselves are made again block by block below, so
+        // that a large collection never holds them all).
+        let mut tokens = 0;
+        for block in missing.chunks(EMBED_BLOCK) {
+            let texts: Vec<&str> = block.iter().map(|&i| inputs_text[i].as_str()).collect();
+            tokens += embedder
+                .tokenize(&texts, Role::Passage)?
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>();
         }
-    }
+        progress.start_embedding(missing.len(), tokens);
+        Some(embedder)
+    };
 
+    // Papers in order, their passages' rows grouped by paper.
     let papers = corpus.papers;
-    let paper_vectors = paper_vectors(&papers, &chunks, &vectors, dim, settings.paper_vector);
-    progress.message("writing index");
-    let stored: Vec<StoredChunk> = chunks
-        .into_iter()
-        .zip(keys)
-        .map(|(chunk, key)| StoredChunk { chunk, key })
-        .collect();
-    write(
-        root,
-        &papers,
-        &stored,
-        &vectors,
-        &paper_vectors,
-        model_info,
-        settings,
-        sources,
-    )?;
-    report.elapsed = start.elapsed();
-    Ok(report)
-}
-
-/// One vector per paper from its passage vectors, unit length.
-pub fn paper_vectors(
-    papers: &[Paper],
-    chunks: &[Chunk],
-    vectors: &[f32],
-    dim: usize,
-    mode: PaperVector,
-) -> Vec<f32> {
-    let pos: HashMap<&str, usize> = papers
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); papers.len()];
+    let row_of: HashMap<&str, usize> = papers
         .iter()
         .enumerate()
         .map(|(i, p)| (p.id.as_str(), i))
         .collect();
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); papers.len()];
     for (ci, c) in chunks.iter().enumerate() {
-        if let Some(&pi) = pos.get(c.paper.as_str()) {
+        if let Some(&pi) = row_of.get(c.paper.as_str()) {
             rows[pi].push(ci);
         }
     }
-    let langs: Vec<Option<Lang>> = chunks.iter().map(|c| c.lang).collect();
-    paper_vectors_of(
-        rows.iter().map(|r| r.iter().copied()),
-        &langs,
-        vectors,
-        dim,
-        mode,
-    )
-}
-
-/// `paper_vectors` for passages stored grouped by paper: paper `i`'s passages are the
-/// rows `ranges[i]`; `langs` holds each passage's language.
-pub fn paper_vectors_from_ranges(
-    ranges: impl Iterator<Item = Range<usize>>,
-    langs: &[Option<Lang>],
-    vectors: &[f32],
-    dim: usize,
-    mode: PaperVector,
-) -> Vec<f32> {
-    paper_vectors_of(ranges, langs, vectors, dim, mode)
-}
-
-fn paper_vectors_of<R: IntoIterator<Item = usize>>(
-    rows: impl Iterator<Item = R>,
-    langs: &[Option<Lang>],
-    vectors: &[f32],
-    dim: usize,
-    mode: PaperVector,
-) -> Vec<f32> {
-    let row = |ci: usize| &vectors[ci * dim..(ci + 1) * dim];
-    let mut out = Vec::new();
-    for paper_rows in rows {
-        let paper_rows: Vec<usize> = paper_rows.into_iter().collect();
-        let mut sum = vec![0f32; dim];
-        match mode {
-            PaperVector::Mean | PaperVector::TitleWeighted => {
-                for &ci in &paper_rows {
-                    sum.iter_mut().zip(row(ci)).for_each(|(s, x)| *s += x);
-                }
-                if let (PaperVector::TitleWeighted, Some(&ci)) = (mode, paper_rows.first()) {
-                    // Give the first passage weight n (so it equals all the others together).
-                    let extra = paper_rows.len().saturating_sub(1) as f32;
-                    sum.iter_mut()
-                        .zip(row(ci))
-                        .for_each(|(s, x)| *s += extra * x);
-                }
-            }
-            PaperVector::LanguageBalanced => {
-                // The unit mean of each language's passages, then their mean: a paper given
-                // in two languages counts each once, however many passages each has.
-                let mut groups: Vec<(Option<Lang>, Vec<f32>)> = Vec::new();
-                for &ci in &paper_rows {
-                    let lang = langs.get(ci).copied().flatten();
-                    let g = match groups.iter().position(|(l, _)| *l == lang) {
-                        Some(g) => g,
-                        None => {
-                            groups.push((lang, vec![0f32; dim]));
-                            groups.len() - 1
-                        }
-                    };
-                    groups[g]
-                        .1
-                        .iter_mut()
-                        .zip(row(ci))
-                        .for_each(|(s, x)| *s += x);
-                }
-                for (_, mut g) in groups {
-                    embed::pool::normalize(&mut g);
-                    sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
-                }
+    let passages: usize = rows.iter().map(Vec::len).sum();
+    let mut writer = IndexWriter::new(root, dim, papers.len(), passages, settings.paper_vector)?;
+    // Embedded and written in blocks of papers of about `EMBED_BLOCK` passages: new vectors
+    // go to disk as each block is done, so memory holds one block of them, not all.
+    let mut rng = rand::rng();
+    let mut done = EmbedStats::default();
+    let mut first = 0;
+    while first < papers.len() {
+        let mut last = first;
+        let mut block_rows = 0;
+        while last < papers.len() && (block_rows < EMBED_BLOCK || last == first) {
+            block_rows += rows[last].len();
+            last += 1;
+        }
+        let todo: Vec<usize> = rows[first..last]
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|ci| !cached.contains_key(&keys[*ci]))
+            .collect();
+        let mut fresh: HashMap<usize, Vec<f32>> = HashMap::new();
+        if let (Some(embedder), false) = (&embedder, todo.is_empty()) {
+            let texts: Vec<&str> = todo.iter().map(|&i| inputs_text[i].as_str()).collect();
+            let ids = embedder.tokenize(&texts, Role::Passage)?;
+            let (vectors, stats) =
+                embedder.embed_ids(&ids, &mut |s| progress.embedded(&sum_stats(&done, s)))?;
+            done = sum_stats(&done, &stats);
+            for (mut v, &ci) in vectors.into_iter().zip(&todo) {
+                add_noise(&mut v, settings.noise, &mut rng);
+                fresh.insert(ci, v);
             }
         }
-        embed::pool::normalize(&mut sum);
-        out.extend(sum);
+        for (paper, rows) in papers[first..last].iter().zip(&rows[first..last]) {
+            let passages: Vec<PassageRow> = rows
+                .iter()
+                .map(|&ci| PassageRow {
+                    text: display_text(&chunks[ci]),
+                    key: keys[ci],
+                    lang: chunks[ci].lang,
+                })
+                .collect();
+            let mut vectors = Vec::with_capacity(rows.len() * dim);
+            for ci in rows {
+                match cached.get(&keys[*ci]) {
+                    Some(v) => vectors.extend_from_slice(v),
+                    None => vectors.extend_from_slice(&fresh[ci]),
+                }
+            }
+            writer.add_paper(paper, &passages, &vectors)?;
+        }
+        first = last;
     }
-    out
+    report.embed = done;
+    progress.message("writing index");
+    writer.finish(ManifestHead {
+        model: model_info,
+        settings,
+        sources,
+    })?;
+    drop(cached);
+    drop(previous);
+    report.elapsed = start.elapsed();
+    Ok(report)
+}
+
+/// Embedding statistics of two runs together.
+fn sum_stats(a: &EmbedStats, b: &EmbedStats) -> EmbedStats {
+    EmbedStats {
+        texts: a.texts + b.texts,
+        tokens: a.tokens + b.tokens,
+        padded_tokens: a.padded_tokens + b.padded_tokens,
+        batches: a.batches + b.batches,
+        elapsed: a.elapsed + b.elapsed,
+    }
+}
+
+/// What a reader sees of a passage: its text, or its title where it has none.
+fn display_text(c: &Chunk) -> &str {
+    if c.text.is_empty() {
+        &c.title
+    } else {
+        &c.text
+    }
+}
+
+/// A paper's vector from its passage vectors (`vectors`, rows of `dim`) and their
+/// languages (`langs`, one per row; missing ones count as unknown), unit length.
+pub fn paper_vector(
+    vectors: &[f32],
+    langs: &[Option<Lang>],
+    dim: usize,
+    mode: PaperVector,
+) -> Vec<f32> {
+    let rows: Vec<&[f32]> = vectors.chunks_exact(dim.max(1)).collect();
+    let mut sum = vec![0f32; dim];
+    match mode {
+        PaperVector::Mean | PaperVector::TitleWeighted => {
+            for v in &rows {
+                sum.iter_mut().zip(*v).for_each(|(s, x)| *s += x);
+            }
+            if let (PaperVector::TitleWeighted, Some(first)) = (mode, rows.first()) {
+                // Give the first passage weight n (so it equals all the others together).
+                let extra = rows.len().saturating_sub(1) as f32;
+                sum.iter_mut()
+                    .zip(*first)
+                    .for_each(|(s, x)| *s += extra * x);
+            }
+        }
+        PaperVector::LanguageBalanced => {
+            // The unit mean of each language's passages, then their mean: a paper given
+            // in two languages counts each once, however many passages each has.
+            let mut groups: Vec<(Option<Lang>, Vec<f32>)> = Vec::new();
+            for (i, v) in rows.iter().enumerate() {
+                let lang = langs.get(i).copied().flatten();
+                let g = match groups.iter().position(|(l, _)| *l == lang) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((lang, vec![0f32; dim]));
+                        groups.len() - 1
+                    }
+                };
+                groups[g].1.iter_mut().zip(*v).for_each(|(s, x)| *s += x);
+            }
+            for (_, mut g) in groups {
+                embed::pool::normalize(&mut g);
+                sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
+            }
+        }
+    }
+    embed::pool::normalize(&mut sum);
+    sum
 }
 
 /// Adds Gaussian noise of standard deviation `sigma` to a stored vector and re-normalizes

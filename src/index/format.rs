@@ -3,27 +3,63 @@
 
 use crate::chunk::Chunk;
 use crate::chunk::ChunkParams;
-use crate::corpus::{Paper, SourceKind};
+use crate::corpus::{Paper, Section, SourceKind};
 use crate::embed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bumped whenever the files' layout or meaning changes. Version 2 stores hubness and
-/// int8 graphs; a version-1 index still answers `similar` and exact `search`, and its
-/// vectors are reused by the next `index`, which writes the current version.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the files' layout or meaning changes.
+/// - 1: JSON papers and passages, one vector file, HNSW graphs.
+/// - 2: + hubness, int8 graphs.
+/// - 3: memory-mapped tables with headers, records with offsets tables, filter columns,
+///   IVF lists over passages, the paper graph only above the exact-scan size. Formats 1
+///   and 2 are still read (whole, into memory), and the next `index` rewrites them as 3
+///   without embedding anything again.
+pub const FORMAT_VERSION: u32 = 3;
 
 pub const MANIFEST: &str = "manifest.json";
-pub const PAPERS: &str = "papers.json";
-pub const CHUNKS: &str = "chunks.json";
-pub const VECTORS: &str = "vectors.f32";
-pub const HUBNESS: &str = "hubness.f32";
+/// Input file → sha256 (what `index` compares to decide whether anything changed).
+pub const SOURCES: &str = "sources.json";
+/// Each paper's `PaperMeta`, JSON, one record per paper.
+pub const PAPER_META: &str = "papers.meta";
+/// Each paper's links and sections (`PaperText`), JSON, one record per paper.
+pub const PAPER_TEXT: &str = "papers.text";
+/// Each passage's text as a reader sees it, UTF-8, one record per passage.
+pub const PASSAGE_TEXT: &str = "passages.text";
+/// Each passage's language (one byte: 0 unknown, 1 Korean, 2 English).
+pub const PASSAGE_LANGS: &str = "passages.lang";
+pub const LANGS_KIND: &[u8; 8] = b"lang u8 ";
+/// Each passage's 32-byte cache key.
+pub const PASSAGE_KEYS: &str = "passages.keys";
+/// Each paper's first passage row, then the passage count (u64).
+pub const PAPER_STARTS: &str = "papers.passages";
+pub const PASSAGE_VECTORS: &str = "passages.f32";
+pub const PAPER_VECTORS: &str = "papers.f32";
+pub const PAPER_HUBNESS: &str = "papers.hubness";
+/// The mean paper vector (one row) and each paper's distance from it.
+pub const PAPER_CENTER: &str = "papers.center";
+pub const PAPER_CNORMS: &str = "papers.center-norms";
+/// The HNSW graph over centered paper vectors (`papers.hnsw.graph`, `papers.hnsw.data`),
+/// written from `ann::EXACT_BELOW` papers on (see `ann`).
+pub const PAPER_GRAPH: &str = "papers";
+/// The two files hnsw_rs writes for a graph.
+pub const GRAPH_PARTS: [&str; 2] = ["hnsw.graph", "hnsw.data"];
+/// IVF lists over passage vectors (see `ivf`).
+pub const PASSAGE_IVF: &str = "passages.ivf";
 /// Each paper's 2-D map position `(x, y)` (see `crate::layout`), in paper order.
 pub const MAP: &str = "map.f32";
 /// Term statistics for lexical scoring (written by `query::lexical`).
 pub const LEXICAL: &str = "lexical.bin";
-pub const PAPER_GRAPH: &str = "papers";
-pub const CHUNK_GRAPH: &str = "chunks";
+
+pub const F32_ROWS: &[u8; 8] = b"f32 rows";
+pub const KEYS_KIND: &[u8; 8] = b"key sha2";
+pub const STARTS_KIND: &[u8; 8] = b"starts  ";
+
+/// Files of formats 1 and 2.
+pub const LEGACY_PAPERS: &str = "papers.json";
+pub const LEGACY_CHUNKS: &str = "chunks.json";
+pub const LEGACY_VECTORS: &str = "vectors.f32";
+pub const LEGACY_HUBNESS: &str = "hubness.f32";
 
 /// How a paper's vector is made from its passage vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -80,7 +116,9 @@ pub struct Manifest {
     pub format: u32,
     pub model: ModelInfo,
     pub settings: IndexSettings,
-    /// Input file → sha256 of its content.
+    /// Input file → sha256 of its content (formats 1 and 2; format 3 keeps them in
+    /// `sources.json`, so that opening an index of many files stays cheap).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
     pub papers: usize,
     pub chunks: usize,
@@ -88,7 +126,8 @@ pub struct Manifest {
     pub files: BTreeMap<String, FileInfo>,
 }
 
-/// A passage as stored: the chunk and the key its vector is cached under.
+/// A passage as formats 1 and 2 stored it: the chunk and the key its vector is cached
+/// under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredChunk {
     #[serde(flatten)]
@@ -136,4 +175,11 @@ impl From<&Paper> for PaperMeta {
             source_kind: p.source_kind,
         }
     }
+}
+
+/// The rest of a paper's record: its links and its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperText {
+    pub urls: Vec<String>,
+    pub sections: Vec<Section>,
 }

@@ -2,18 +2,26 @@
 //!
 //! Callers (queries, eval, the CLI, the server) never see how papers, passages and vectors
 //! are stored: they ask for a count, a paper's metadata, a passage's text, a paper's
-//! passage rows, a vector. That keeps the storage free to change (memory-mapped files,
-//! offset tables) without touching them. Passages are stored grouped by paper, so a paper's
-//! passages are one contiguous range of rows.
+//! passage rows, a vector. Passages are stored grouped by paper, so a paper's passages are
+//! one contiguous range of rows.
+//!
+//! Opening a format-3 index is constant work: it reads the manifest, maps every file, and
+//! checks each file's length against the manifest and each binary file's header; nothing
+//! is read row by row until a query asks for the row. A format-1 or -2 index (JSON files)
+//! is read whole and converted in memory, as before; the next `index` rewrites it in the
+//! current format without embedding anything again.
 
 use super::ann;
-use super::build::paper_vectors_from_ranges;
-use super::csls;
+use super::columns::{Columns, PaperTables};
+use super::csls::{self, Center, CenterView};
 use super::format::*;
+use super::ivf::Ivf;
+use super::mapped::{Array, Records};
 use super::store::{self, StoreError};
 use super::vectors::f32s;
 use crate::chunk::Lang;
 use crate::corpus::{ids, Paper};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -21,15 +29,25 @@ use std::path::{Path, PathBuf};
 pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
-    papers: Vec<Paper>,
-    /// Passages, grouped by paper in paper order.
-    chunks: Vec<StoredChunk>,
+    meta: Records,
+    texts: Records,
+    passages: Records,
+    keys: Array<u8>,
+    /// Each passage's language byte (see `write::lang_code`); `None` in an index written
+    /// before passages had one.
+    langs: Option<Array<u8>>,
     /// `starts[i]..starts[i + 1]` are paper `i`'s passage rows.
-    starts: Vec<usize>,
-    chunk_vectors: Vec<f32>,
-    paper_vectors: Vec<f32>,
-    /// Each paper's CSLS hubness in the centered space (see `csls`), in paper order.
-    hubness: Vec<f32>,
+    starts: Array<u64>,
+    passage_vectors: Array<f32>,
+    paper_vectors: Array<f32>,
+    /// Each paper's CSLS hubness in the centered space (see `csls`).
+    hubness: Array<f32>,
+    center: Array<f32>,
+    center_norms: Array<f32>,
+    columns: Columns,
+    /// The HNSW graph over centered paper vectors, loaded on first use (see `paper_graph`).
+    paper_graph: std::sync::OnceLock<Result<ann::Graph, String>>,
+    passage_lists: Option<Ivf>,
 }
 
 impl Index {
@@ -48,71 +66,145 @@ impl Index {
     }
 
     pub fn paper_count(&self) -> usize {
-        self.papers.len()
+        self.manifest.papers
     }
 
     pub fn passage_count(&self) -> usize {
-        self.chunks.len()
+        self.manifest.chunks
+    }
+
+    fn damaged(&self, what: String) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.parent().unwrap_or(&self.dir).to_path_buf(),
+            reason: format!("{what} is damaged (run `recommend verify`)"),
+        }
     }
 
     /// Paper `i`'s short metadata (id, titles, date, sources, link, tags).
     pub fn paper_meta(&self, i: usize) -> Result<PaperMeta, StoreError> {
-        Ok(PaperMeta::from(&self.papers[i]))
+        self.meta
+            .get(i)
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or_else(|| self.damaged(format!("metadata of paper {i}")))
     }
 
     /// Paper `i`'s full record, text included (for `show`).
     pub fn paper(&self, i: usize) -> Result<Paper, StoreError> {
-        Ok(self.papers[i].clone())
+        let m = self.paper_meta(i)?;
+        let text: PaperText = self
+            .texts
+            .get(i)
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or_else(|| self.damaged(format!("text of paper {i}")))?;
+        Ok(Paper {
+            id: m.id,
+            title: m.title,
+            title_ko: m.title_ko,
+            sources: m.sources,
+            urls: text.urls,
+            date: m.date,
+            venue: m.venue,
+            tags: m.tags,
+            sections: text.sections,
+            title_only: m.title_only,
+            feed: m.feed,
+            source_kind: m.source_kind,
+        })
     }
 
     /// The text a reader sees for passage `ci` (its title where it has no text).
     pub fn passage_text(&self, ci: usize) -> Result<String, StoreError> {
-        let c = &self.chunks[ci].chunk;
-        Ok(if c.text.is_empty() {
-            c.title.clone()
-        } else {
-            c.text.clone()
-        })
+        self.passages
+            .get(ci)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_string)
+            .ok_or_else(|| self.damaged(format!("text of passage {ci}")))
     }
 
     /// The language of passage `ci` (`None` in indexes written before passages had one).
     pub fn passage_lang(&self, ci: usize) -> Option<Lang> {
-        self.chunks[ci].chunk.lang
+        self.langs
+            .as_ref()
+            .and_then(|l| l.as_slice().get(ci).copied())
+            .and_then(super::write::lang_of)
     }
 
-    /// Paper `i`'s passage rows.
+    /// Paper `i`'s passage rows (empty for a row out of range).
     pub fn passages_of(&self, i: usize) -> Range<usize> {
-        self.starts[i]..self.starts[i + 1]
+        let s = self.starts.as_slice();
+        let n = self.passage_count();
+        let start = s.get(i).map_or(n, |&x| (x as usize).min(n));
+        let end = s
+            .get(i + 1)
+            .map_or(start, |&x| (x as usize).clamp(start, n));
+        start..end
     }
 
     /// The paper passage `ci` belongs to.
     pub fn paper_of_passage(&self, ci: usize) -> usize {
-        self.starts.partition_point(|&s| s <= ci) - 1
+        let s = self.starts.as_slice();
+        s.partition_point(|&x| x as usize <= ci)
+            .saturating_sub(1)
+            .min(self.paper_count().saturating_sub(1))
     }
 
     pub fn paper_vector(&self, i: usize) -> &[f32] {
         let d = self.dim();
-        &self.paper_vectors[i * d..(i + 1) * d]
+        &self.paper_vectors()[i * d..(i + 1) * d]
     }
 
     pub fn passage_vector(&self, ci: usize) -> &[f32] {
         let d = self.dim();
-        &self.chunk_vectors[ci * d..(ci + 1) * d]
+        &self.passage_vectors()[ci * d..(ci + 1) * d]
     }
 
     /// Every paper vector, row-major, in paper order.
     pub fn paper_vectors(&self) -> &[f32] {
-        &self.paper_vectors
+        self.paper_vectors.as_slice()
     }
 
     /// Every passage vector, row-major, in passage order.
     pub fn passage_vectors(&self) -> &[f32] {
-        &self.chunk_vectors
+        self.passage_vectors.as_slice()
     }
 
     /// Each paper's CSLS hubness (see `csls`), in paper order.
     pub fn hubness(&self) -> &[f32] {
-        &self.hubness
+        self.hubness.as_slice()
+    }
+
+    /// The mean paper vector and each paper's distance from it: the centered space of the
+    /// default scoring, computed on demand (see `csls::CenterView`).
+    pub fn center(&self) -> CenterView<'_> {
+        CenterView {
+            mean: self.center.as_slice(),
+            norms: self.center_norms.as_slice(),
+        }
+    }
+
+    /// Paper `i`'s date as `YYYYMMDD` (a month-only date has day 00), `None` when unknown.
+    pub fn paper_date(&self, i: usize) -> Option<u32> {
+        self.columns.date(i)
+    }
+
+    /// Numbers of paper `i`'s sources (see `source_names`).
+    pub fn paper_source_ids(&self, i: usize) -> Vec<u32> {
+        self.columns.paper_sources(i)
+    }
+
+    /// Numbers of paper `i`'s tags (see `tag_names`).
+    pub fn paper_tag_ids(&self, i: usize) -> Vec<u32> {
+        self.columns.paper_tags(i)
+    }
+
+    /// Every source (input file as given to `index`) with its number.
+    pub fn source_names(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.columns.source_names()
+    }
+
+    /// Every tag with its number.
+    pub fn tag_names(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.columns.tag_names()
     }
 
     /// Each paper's 2-D map position in `[0, 1]`, in paper order: read from the index, or
@@ -121,20 +213,17 @@ impl Index {
         if !self.manifest.files.contains_key(MAP) {
             let dim = self.dim();
             return Ok(crate::layout::layout(
-                &csls::centered(&self.paper_vectors, dim),
+                &csls::centered(self.paper_vectors(), dim),
                 dim,
             ));
         }
-        let corrupt = |reason: String| StoreError::Corrupt {
-            dir: self.dir.clone(),
-            reason,
-        };
+        let corrupt = |reason: String| self.corrupt(reason);
         let xy = f32s(&read_verified(&self.dir, &self.manifest, MAP, &corrupt)?);
-        if xy.len() != 2 * self.papers.len() {
+        if xy.len() != 2 * self.paper_count() {
             return Err(corrupt(format!(
                 "{MAP} holds {} values for {} papers",
                 xy.len(),
-                self.papers.len()
+                self.paper_count()
             )));
         }
         Ok(xy.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
@@ -143,7 +232,26 @@ impl Index {
     /// The row of the paper with this ID (case-insensitive), or the closest ID as a
     /// suggestion.
     pub fn find(&self, id: &str) -> Result<usize, ids::UnknownId> {
-        ids::find_position(self.papers.iter().map(|p| p.id.as_str()), id)
+        let wanted = id.trim().to_lowercase();
+        if let Some(row) = self.columns.find_exact(&wanted) {
+            return Ok(row);
+        }
+        let all = self.columns.ids().map(|(name, _)| name);
+        let mut err = match ids::find_position(all, id) {
+            // Only a damaged table gets here (the binary search missed what a scan found).
+            Ok(_) => ids::UnknownId {
+                id: id.to_string(),
+                suggestion: None,
+            },
+            Err(e) => e,
+        };
+        // The table holds IDs lowercased; the suggestion is the paper's own spelling.
+        err.suggestion = err
+            .suggestion
+            .and_then(|s| self.columns.find_exact(&s))
+            .and_then(|row| self.paper_meta(row).ok())
+            .map(|m| m.id);
+        Err(err)
     }
 
     /// A further file of the generation (one a feature added with `GenerationWriter::put`),
@@ -160,164 +268,399 @@ impl Index {
     }
 
     /// The cache key of passage `ci`'s vector (see `build`).
-    pub(super) fn passage_key(&self, ci: usize) -> &str {
-        &self.chunks[ci].key
+    pub(super) fn passage_key(&self, ci: usize) -> Option<[u8; 32]> {
+        self.keys
+            .as_slice()
+            .get(ci * 32..(ci + 1) * 32)
+            .map(|k| k.try_into().expect("32 bytes"))
     }
 
-    /// The same index with other passage vectors (paper vectors made by `mode`, hubness
-    /// recomputed): the in-memory variants `eval` compares.
-    pub fn with_passage_vectors(&self, chunk_vectors: Vec<f32>, mode: PaperVector) -> Index {
+    /// Input file → sha256, as of this index (see `build`).
+    pub(super) fn input_hashes(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        if !self.manifest.files.contains_key(SOURCES) {
+            return Ok(self.manifest.sources.clone());
+        }
+        let corrupt = |reason| self.corrupt(reason);
+        let bytes = read_verified(&self.dir, &self.manifest, SOURCES, &corrupt)?;
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("{SOURCES}: {e}")))
+    }
+
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.parent().unwrap_or(&self.dir).to_path_buf(),
+            reason,
+        }
+    }
+
+    /// The HNSW graph over centered paper vectors: loaded (after checking its files'
+    /// checksums: hnsw_rs may end the process on a malformed file) the first time a query
+    /// asks for it, so that an exact query or a small index never pays for it.
+    pub fn paper_graph(&self) -> Result<&ann::Graph, StoreError> {
+        let loaded = self.paper_graph.get_or_init(|| {
+            let corrupt = |reason: String| self.corrupt(reason);
+            for ext in GRAPH_PARTS {
+                let name = format!("{PAPER_GRAPH}.{ext}");
+                if !self.manifest.files.contains_key(&name) {
+                    return Err(format!(
+                        "it has no paper graph ({} papers; one is written from {})",
+                        self.paper_count(),
+                        ann::EXACT_BELOW
+                    ));
+                }
+                verify_file(&self.dir, &self.manifest, &name, &corrupt)
+                    .map_err(|e| e.to_string())?;
+            }
+            ann::Graph::load(&self.dir, PAPER_GRAPH)
+                .map_err(|e| format!("{PAPER_GRAPH} graph: {e} (run `recommend verify`)"))
+        });
+        loaded.as_ref().map_err(|e| self.corrupt(e.clone()))
+    }
+
+    /// The approximate-search lists over passage vectors; an index of an older format has
+    /// none.
+    pub fn lists(&self, which: Lists) -> Result<&Ivf, StoreError> {
+        let lists = match which {
+            Lists::Passages => &self.passage_lists,
+        };
+        lists.as_ref().ok_or_else(|| {
+            self.corrupt(format!(
+                "it is format version {} and has no approximate-search lists (this build \
+                 writes {FORMAT_VERSION})",
+                self.manifest.format
+            ))
+        })
+    }
+
+    /// The same index with other passage vectors (paper vectors made by `mode`, statistics
+    /// recomputed): the in-memory variants `eval` compares. It has no approximate-search
+    /// lists: queries on it scan.
+    pub fn with_passage_vectors(&self, passage_vectors: Vec<f32>, mode: PaperVector) -> Index {
         let dim = self.dim();
-        let langs: Vec<Option<Lang>> = self.chunks.iter().map(|c| c.chunk.lang).collect();
-        let paper_vectors = paper_vectors_from_ranges(
-            (0..self.paper_count()).map(|i| self.passages_of(i)),
-            &langs,
-            &chunk_vectors,
-            dim,
-            mode,
-        );
+        let paper_vectors: Vec<f32> = (0..self.paper_count())
+            .flat_map(|i| {
+                let r = self.passages_of(i);
+                let langs: Vec<Option<Lang>> = r.clone().map(|ci| self.passage_lang(ci)).collect();
+                super::build::paper_vector(
+                    &passage_vectors[r.start * dim..r.end * dim],
+                    &langs,
+                    dim,
+                    mode,
+                )
+            })
+            .collect();
+        let center = Center::of(&paper_vectors, dim);
+        let hubness = csls::hubness_exact(&csls::CenteredRows {
+            vectors: &paper_vectors,
+            center: center.view(),
+        });
         let mut manifest = self.manifest.clone();
         manifest.settings.paper_vector = mode;
         Index {
             dir: self.dir.clone(),
             manifest,
-            papers: self.papers.clone(),
-            chunks: self.chunks.clone(),
+            meta: self.meta.clone(),
+            texts: self.texts.clone(),
+            passages: self.passages.clone(),
+            keys: self.keys.clone(),
+            langs: self.langs.clone(),
             starts: self.starts.clone(),
-            chunk_vectors,
-            hubness: csls::paper_hubness(&paper_vectors, dim),
-            paper_vectors,
+            passage_vectors: Array::owned(passage_vectors),
+            paper_vectors: Array::owned(paper_vectors),
+            hubness: Array::owned(hubness),
+            center: Array::owned(center.mean),
+            center_norms: Array::owned(center.norms),
+            columns: self.columns.clone(),
+            paper_graph: Default::default(),
+            passage_lists: None,
         }
     }
 
-    /// Loads the live generation of `root`, verifying every file against the manifest.
+    /// Opens the live generation of `root`: maps its files and checks their lengths and
+    /// headers (full checksums are `verify`'s).
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         let dir = store::current(root)?;
         let corrupt = |reason: String| StoreError::Corrupt {
             dir: root.to_path_buf(),
             reason,
         };
-        let manifest_path = dir.join(MANIFEST);
         let text =
-            std::fs::read(&manifest_path).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+            std::fs::read(dir.join(MANIFEST)).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|e| corrupt(format!("{MANIFEST} is not a recommend manifest: {e}")))?;
-        if manifest.format == 0 || manifest.format > FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "format version {} (this build reads {FORMAT_VERSION})",
-                manifest.format
-            )));
+        match manifest.format {
+            1 | 2 => open_json(dir, manifest, &corrupt),
+            FORMAT_VERSION => open_mapped(dir, manifest, &corrupt),
+            v => Err(corrupt(format!(
+                "format version {v} (this build reads 1 to {FORMAT_VERSION})"
+            ))),
         }
-        let read = |name: &str| read_verified(&dir, &manifest, name, &corrupt);
-        let papers: Vec<Paper> = serde_json::from_slice(&read(PAPERS)?)
-            .map_err(|e| corrupt(format!("{PAPERS}: {e}")))?;
-        let chunks: Vec<StoredChunk> = serde_json::from_slice(&read(CHUNKS)?)
-            .map_err(|e| corrupt(format!("{CHUNKS}: {e}")))?;
-        let raw = read(VECTORS)?;
-        let dim = manifest.model.dim;
-        let expected = (chunks.len() + papers.len()) * dim * 4;
-        if raw.len() != expected
-            || papers.len() != manifest.papers
-            || chunks.len() != manifest.chunks
-        {
-            return Err(corrupt(format!(
-                "{VECTORS} holds {} bytes, expected {expected}",
-                raw.len()
-            )));
-        }
-        let floats = f32s(&raw);
-        let (c, p) = floats.split_at(chunks.len() * dim);
-        // Indexes written before hubness was stored get it computed here, once per process.
-        let hubness = if manifest.files.contains_key(HUBNESS) {
-            let h = f32s(&read(HUBNESS)?);
-            if h.len() != papers.len() {
-                return Err(corrupt(format!(
-                    "{HUBNESS} holds {} values for {} papers",
-                    h.len(),
-                    papers.len()
-                )));
-            }
-            h
-        } else {
-            csls::paper_hubness(p, dim)
-        };
-        let (chunks, chunk_vectors, starts) = group_by_paper(&papers, chunks, c, dim)
-            .ok_or_else(|| corrupt(format!("{CHUNKS} names papers the index does not hold")))?;
-        Ok(Index {
-            dir,
-            manifest,
-            papers,
-            chunks,
-            starts,
-            chunk_vectors,
-            paper_vectors: p.to_vec(),
-            hubness,
-        })
-    }
-
-    /// The HNSW graph over paper (`papers`) or chunk (`chunks`) vectors, after checking its
-    /// files against the manifest.
-    pub fn graph(&self, which: &str) -> Result<ann::Graph, StoreError> {
-        let corrupt = |reason: String| StoreError::Corrupt {
-            dir: self.dir.clone(),
-            reason,
-        };
-        if self.manifest.format != FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "its graphs are format version {} (this build reads {FORMAT_VERSION})",
-                self.manifest.format
-            )));
-        }
-        for ext in ["hnsw.graph", "hnsw.data"] {
-            read_verified(
-                &self.dir,
-                &self.manifest,
-                &format!("{which}.{ext}"),
-                &corrupt,
-            )?;
-        }
-        ann::Graph::load(&self.dir, which).map_err(|e| corrupt(format!("{which} graph: {e}")))
     }
 }
 
-/// Passages (and their vectors) in paper order, with each paper's first row; `None` when a
-/// passage names a paper the index does not hold. Indexes are written grouped already;
-/// this keeps the promise for any that are not.
-#[allow(clippy::type_complexity)]
-fn group_by_paper(
-    papers: &[Paper],
-    chunks: Vec<StoredChunk>,
-    vectors: &[f32],
-    dim: usize,
-) -> Option<(Vec<StoredChunk>, Vec<f32>, Vec<usize>)> {
-    let pos: std::collections::HashMap<&str, usize> = papers
+/// Which approximate-search lists (see `Index::lists`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lists {
+    Passages,
+}
+
+fn open_mapped(
+    dir: PathBuf,
+    manifest: Manifest,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<Index, StoreError> {
+    let size = |name: &str| {
+        manifest
+            .files
+            .get(name)
+            .map(|f| f.bytes)
+            .ok_or_else(|| corrupt(format!("manifest lists no {name}")))
+    };
+    let (papers, passages, dim) = (manifest.papers, manifest.chunks, manifest.model.dim);
+    let records = |name: &str, rows: usize| {
+        Records::open(
+            &dir,
+            name,
+            (size(name)?, size(&format!("{name}.idx"))?),
+            Some(rows),
+            corrupt,
+        )
+    };
+    fn table<T: bytemuck::Pod>(
+        dir: &Path,
+        size: u64,
+        name: &str,
+        kind: &[u8; 8],
+        (rows, cols): (usize, usize),
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<Array<T>, StoreError> {
+        let (h, a) = Array::open(dir, name, size, kind, Some(cols), corrupt)?;
+        if h.rows != rows as u64 {
+            return Err(corrupt(format!(
+                "{name} holds {} rows, expected {rows}",
+                h.rows
+            )));
+        }
+        Ok(a)
+    }
+    // The graph is read only when a query walks it, but a truncated one is refused now.
+    for ext in GRAPH_PARTS {
+        let name = format!("{PAPER_GRAPH}.{ext}");
+        if let Some(info) = manifest.files.get(&name) {
+            let len = std::fs::metadata(dir.join(&name))
+                .map_err(|e| corrupt(format!("{name}: {e}")))?
+                .len();
+            if len != info.bytes {
+                return Err(corrupt(format!(
+                    "{name} holds {len} bytes, the manifest says {} (truncated or changed)",
+                    info.bytes
+                )));
+            }
+        }
+    }
+    Ok(Index {
+        meta: records(PAPER_META, papers)?,
+        texts: records(PAPER_TEXT, papers)?,
+        passages: records(PASSAGE_TEXT, passages)?,
+        keys: table(
+            &dir,
+            size(PASSAGE_KEYS)?,
+            PASSAGE_KEYS,
+            KEYS_KIND,
+            (passages, 32),
+            corrupt,
+        )?,
+        langs: match manifest.files.get(PASSAGE_LANGS) {
+            Some(info) => Some(table(
+                &dir,
+                info.bytes,
+                PASSAGE_LANGS,
+                LANGS_KIND,
+                (passages, 1),
+                corrupt,
+            )?),
+            None => None,
+        },
+        starts: table(
+            &dir,
+            size(PAPER_STARTS)?,
+            PAPER_STARTS,
+            STARTS_KIND,
+            (papers + 1, 1),
+            corrupt,
+        )?,
+        passage_vectors: table(
+            &dir,
+            size(PASSAGE_VECTORS)?,
+            PASSAGE_VECTORS,
+            F32_ROWS,
+            (passages, dim),
+            corrupt,
+        )?,
+        paper_vectors: table(
+            &dir,
+            size(PAPER_VECTORS)?,
+            PAPER_VECTORS,
+            F32_ROWS,
+            (papers, dim),
+            corrupt,
+        )?,
+        hubness: table(
+            &dir,
+            size(PAPER_HUBNESS)?,
+            PAPER_HUBNESS,
+            F32_ROWS,
+            (papers, 1),
+            corrupt,
+        )?,
+        center: table(
+            &dir,
+            size(PAPER_CENTER)?,
+            PAPER_CENTER,
+            F32_ROWS,
+            (1, dim),
+            corrupt,
+        )?,
+        center_norms: table(
+            &dir,
+            size(PAPER_CNORMS)?,
+            PAPER_CNORMS,
+            F32_ROWS,
+            (papers, 1),
+            corrupt,
+        )?,
+        columns: Columns::open(&dir, &size, papers, corrupt)?,
+        paper_graph: Default::default(),
+        passage_lists: Some(Ivf::open(
+            &dir,
+            &manifest.files,
+            PASSAGE_IVF,
+            passages,
+            dim,
+            None,
+            corrupt,
+        )?),
+        dir,
+        manifest,
+    })
+}
+
+/// Formats 1 and 2: JSON papers and passages, one vector file; read whole and verified,
+/// then held in memory in the shape of the current format.
+fn open_json(
+    dir: PathBuf,
+    manifest: Manifest,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<Index, StoreError> {
+    let read = |name: &str| read_verified(&dir, &manifest, name, corrupt);
+    let papers: Vec<Paper> = serde_json::from_slice(&read(LEGACY_PAPERS)?)
+        .map_err(|e| corrupt(format!("{LEGACY_PAPERS}: {e}")))?;
+    let chunks: Vec<StoredChunk> = serde_json::from_slice(&read(LEGACY_CHUNKS)?)
+        .map_err(|e| corrupt(format!("{LEGACY_CHUNKS}: {e}")))?;
+    let raw = read(LEGACY_VECTORS)?;
+    let dim = manifest.model.dim;
+    let expected = (chunks.len() + papers.len()) * dim * 4;
+    if raw.len() != expected || papers.len() != manifest.papers || chunks.len() != manifest.chunks {
+        return Err(corrupt(format!(
+            "{LEGACY_VECTORS} holds {} bytes, expected {expected}",
+            raw.len()
+        )));
+    }
+    let floats = f32s(&raw);
+    let (chunk_vectors, paper_vectors) = floats.split_at(chunks.len() * dim);
+    let center = Center::of(paper_vectors, dim);
+    // Indexes written before hubness was stored get it computed here, once per process.
+    let hubness = if manifest.files.contains_key(LEGACY_HUBNESS) {
+        let h = f32s(&read(LEGACY_HUBNESS)?);
+        if h.len() != papers.len() {
+            return Err(corrupt(format!(
+                "{LEGACY_HUBNESS} holds {} values for {} papers",
+                h.len(),
+                papers.len()
+            )));
+        }
+        h
+    } else {
+        csls::hubness_exact(&csls::CenteredRows {
+            vectors: paper_vectors,
+            center: center.view(),
+        })
+    };
+    // Passages grouped by paper, in paper order (formats 1 and 2 wrote them so; this keeps
+    // the promise for any that did not).
+    let row_of: std::collections::HashMap<&str, usize> = papers
         .iter()
         .enumerate()
         .map(|(i, p)| (p.id.as_str(), i))
         .collect();
     let owner: Vec<usize> = chunks
         .iter()
-        .map(|c| pos.get(c.chunk.paper.as_str()).copied())
-        .collect::<Option<_>>()?;
+        .map(|c| row_of.get(c.chunk.paper.as_str()).copied())
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{LEGACY_CHUNKS} names papers the index does not hold"
+            ))
+        })?;
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     order.sort_by_key(|&ci| owner[ci]);
-    let mut starts = vec![0; papers.len() + 1];
+    let mut starts = vec![0u64; papers.len() + 1];
     for &o in &owner {
         starts[o + 1] += 1;
     }
     for i in 0..papers.len() {
         starts[i + 1] += starts[i];
     }
-    let mut out_vectors = Vec::with_capacity(vectors.len());
+    let mut vectors = Vec::with_capacity(chunk_vectors.len());
+    let mut keys = Vec::with_capacity(chunks.len() * 32);
+    let mut langs = Vec::with_capacity(chunks.len());
     for &ci in &order {
-        out_vectors.extend_from_slice(&vectors[ci * dim..(ci + 1) * dim]);
+        langs.push(super::write::lang_code(chunks[ci].chunk.lang));
+        vectors.extend_from_slice(&chunk_vectors[ci * dim..(ci + 1) * dim]);
+        // An unreadable key only means that passage is embedded again.
+        keys.extend(super::build::key_from_hex(&chunks[ci].key).unwrap_or([0; 32]));
     }
-    let mut slots: Vec<Option<StoredChunk>> = chunks.into_iter().map(Some).collect();
-    let out_chunks = order
-        .iter()
-        .map(|&ci| slots[ci].take().expect("each row once"))
-        .collect();
-    Some((out_chunks, out_vectors, starts))
+    let passages = Records::owned(order.iter().map(|&ci| {
+        let c = &chunks[ci].chunk;
+        if c.text.is_empty() {
+            c.title.clone()
+        } else {
+            c.text.clone()
+        }
+    }));
+    let mut tables = PaperTables::default();
+    for (i, p) in papers.iter().enumerate() {
+        tables.add(p, i);
+    }
+    let meta = Records::owned(
+        papers
+            .iter()
+            .map(|p| serde_json::to_vec(&PaperMeta::from(p)).expect("metadata serializes")),
+    );
+    let texts = Records::owned(papers.iter().map(|p| {
+        let text = PaperText {
+            urls: p.urls.clone(),
+            sections: p.sections.clone(),
+        };
+        serde_json::to_vec(&text).expect("texts serialize")
+    }));
+    Ok(Index {
+        dir,
+        manifest,
+        meta,
+        texts,
+        passages,
+        keys: Array::owned(keys),
+        langs: Some(Array::owned(langs)),
+        starts: Array::owned(starts),
+        passage_vectors: Array::owned(vectors),
+        paper_vectors: Array::owned(paper_vectors.to_vec()),
+        hubness: Array::owned(hubness),
+        center: Array::owned(center.mean),
+        center_norms: Array::owned(center.norms),
+        columns: tables.into_columns(),
+        paper_graph: Default::default(),
+        passage_lists: None,
+    })
 }
 
 /// A file of a generation, after checking its length and sha256 against the manifest.
@@ -338,4 +681,26 @@ pub(super) fn read_verified(
         )));
     }
     Ok(bytes)
+}
+
+/// Checks a file of a generation against its length and sha256 in the manifest, reading it
+/// in pieces (graphs and vector tables can be larger than memory should hold at once).
+pub(super) fn verify_file(
+    dir: &Path,
+    manifest: &Manifest,
+    name: &str,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<(), StoreError> {
+    let info = manifest
+        .files
+        .get(name)
+        .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
+    let (bytes, sha256) =
+        super::write::hash_file(&dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
+    if bytes != info.bytes || sha256 != info.sha256 {
+        return Err(corrupt(format!(
+            "{name} does not match its checksum (truncated or changed)"
+        )));
+    }
+    Ok(())
 }

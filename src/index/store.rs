@@ -5,14 +5,13 @@
 //! ```text
 //! CURRENT            name of the live generation, replaced by rename
 //! lock               held by a running `index`
-//! gen-000003/        one complete index:
-//!   manifest.json    format, model, chunking, sources, and every file's length and sha256
-//!   papers.json      the papers (metadata and text)
-//!   chunks.json      the passages, with the cache key of each
-//!   vectors.f32      chunk vectors then paper vectors, little-endian f32 rows
-//!   hubness.f32      each paper's CSLS hubness (see `csls`)
-//!   chunks.hnsw.*    hnsw_rs graph over chunk vectors (int8)
-//!   papers.hnsw.*    hnsw_rs graph over centered paper vectors (int8)
+//! gen-000003/        one complete index (format 3; see `format` for every file):
+//!   manifest.json    format, model, settings, counts, and every file's length and sha256
+//!   sources.json     input file → sha256
+//!   papers.meta(.idx), papers.text(.idx), passages.text(.idx)   records + offsets
+//!   papers.f32, passages.f32, papers.hubness, papers.center*    f32 tables
+//!   papers.ivf.*, passages.ivf.*   approximate-search lists (int8 codes)
+//!   papers.ids*, papers.date, papers.sources*, papers.tags*, …  id table, filter columns
 //! ```
 //!
 //! A new index is written into a fresh generation directory; only when every file is

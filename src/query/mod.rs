@@ -20,7 +20,7 @@ use crate::chunk::Lang;
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
 use crate::index::format::LEXICAL;
-use crate::index::{ann, csls, Index, PaperMeta, StoreError};
+use crate::index::{ann, csls, Index, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -174,7 +174,7 @@ pub struct SearchRequest {
     pub k: usize,
     #[serde(default)]
     pub filter: Filter,
-    /// Walk the HNSW graph instead of scanning every passage.
+    /// Use the approximate-search lists (`index::ivf`) instead of scanning every passage.
     #[serde(default)]
     pub graph: bool,
     #[serde(default)]
@@ -754,13 +754,12 @@ pub fn search_with_vector(
     let total = index.passage_count();
     // Enough passages that k distinct papers are almost surely among them.
     let wanted = (req.k * 8).max(64).min(total);
-    let mut hits = if req.graph {
-        index
-            .graph("chunks")?
-            .search(index.passage_vectors(), qv, wanted)
+    let scan = if req.graph {
+        Scan::Approximate
     } else {
-        ann::exact(index.passage_vectors(), dim, qv, wanted)
+        Scan::Exact
     };
+    let mut hits = index.nearest_passages(qv, wanted, scan)?;
     let enough = |hits: &[(usize, f32)]| {
         let mut seen = std::collections::HashSet::new();
         hits.iter()

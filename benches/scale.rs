@@ -1,0 +1,406 @@
+//! Scale benchmark: synthetic indexes of 10k, 100k and 1M papers (10 passages each),
+//! written through the library's own writer (`recommend bench --synthetic N`), then queried
+//! by separate `recommend` processes as a user would.
+//!
+//! Per size: build time and peak memory of the writing process, disk size, index open time,
+//! `similar` and `search` process wall time p50/p95 and peak memory (search both with a
+//! fixed query vector and with the model), and recall@10 of the approximate first stages
+//! against exact scans. `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
+//! disk at 1M: `SCALE_DIR` puts the indexes elsewhere, `SCALE_SIZES=10000,100000` picks
+//! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run); the results go
+//! to stdout as a Markdown table and to `SCALE_DIR/scale.json`. Under `cargo test` it runs
+//! one 5,000-paper index (2 passages each, `SCALE_PASSAGES`) with few repetitions, to check
+//! that the benchmark works.
+
+use recommend::index::csls::CenterView;
+use recommend::index::{self, synthetic, Index, Scan};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[derive(Debug, Default, Serialize)]
+struct Row {
+    papers: usize,
+    passages: usize,
+    build_s: f64,
+    build_peak_mb: f64,
+    disk_gb: f64,
+    open_ms: f64,
+    similar_p50_ms: f64,
+    similar_p95_ms: f64,
+    similar_peak_mb: f64,
+    search_vector_p50_ms: f64,
+    search_vector_p95_ms: f64,
+    search_vector_peak_mb: f64,
+    search_model_p50_ms: f64,
+    search_model_p95_ms: f64,
+    search_model_peak_mb: f64,
+    /// In process: loading the paper graph (hnsw_rs reads it whole), then one first stage
+    /// (graph walk for 200 candidates, re-scored exactly) plus the ten result rows' metadata.
+    graph_load_ms: f64,
+    first_stage_p50_ms: f64,
+    similar_recall10: f64,
+    search_recall10: f64,
+    /// ef of the paper graph's walk and the candidates re-scored.
+    paper_graph_candidates: usize,
+    passage_probes: usize,
+    passage_lists: usize,
+}
+
+/// Wall time and peak resident memory of one child process.
+struct Run {
+    wall_ms: f64,
+    peak_mb: f64,
+    stdout: Vec<u8>,
+}
+
+fn run(args: &[&str]) -> Run {
+    let exe = env!("CARGO_BIN_EXE_recommend");
+    let start = Instant::now();
+    let child = Command::new(exe)
+        .args(args)
+        .env_remove("RECOMMEND_MODEL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("recommend starts");
+    let pid = child.id() as libc::pid_t;
+    let output = child.wait_with_output_and_usage(pid);
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        output.0.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.0.stderr)
+    );
+    Run {
+        wall_ms,
+        peak_mb: output.1,
+        stdout: output.0.stdout,
+    }
+}
+
+trait WaitWithUsage {
+    fn wait_with_output_and_usage(self, pid: libc::pid_t) -> (std::process::Output, f64);
+}
+
+impl WaitWithUsage for std::process::Child {
+    /// Reads the child's output, then reaps it with `wait4` for its peak RSS.
+    fn wait_with_output_and_usage(mut self, pid: libc::pid_t) -> (std::process::Output, f64) {
+        use std::io::Read;
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut out_pipe = self.stdout.take().expect("piped");
+        let mut err_pipe = self.stderr.take().expect("piped");
+        let err_thread = std::thread::spawn(move || {
+            let _ = err_pipe.read_to_end(&mut stderr);
+            stderr
+        });
+        let _ = out_pipe.read_to_end(&mut stdout);
+        let stderr = err_thread.join().expect("stderr reader");
+        let mut status = 0;
+        // SAFETY: plain libc call on our own child, with valid out-pointers.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(rc, pid, "wait4");
+        use std::os::unix::process::ExitStatusExt;
+        let output = std::process::Output {
+            status: std::process::ExitStatus::from_raw(status),
+            stdout,
+            stderr,
+        };
+        (output, usage.ru_maxrss as f64 / 1024.0)
+    }
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(i).copied().unwrap_or(0.0)
+}
+
+/// p50, p95 of wall time and the largest peak memory over `runs`.
+fn summarize(runs: &[Run]) -> (f64, f64, f64) {
+    let mut wall: Vec<f64> = runs.iter().map(|r| r.wall_ms).collect();
+    let peak = runs.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
+    (
+        percentile(&mut wall, 0.5),
+        percentile(&mut wall, 0.95),
+        peak,
+    )
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walk(dir)
+        .iter()
+        .map(|p| p.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// CSLS scores of candidates `rows` for paper `q` (the first stage of `similar`).
+fn csls_top(ix: &Index, center: &CenterView, q: usize, rows: &[usize], k: usize) -> Vec<usize> {
+    let qc = center.centered(ix.paper_vector(q));
+    let q_mean = index::ann::dot(&qc, center.mean);
+    let h = ix.hubness();
+    let mut scored: Vec<(usize, f32)> = rows
+        .iter()
+        .filter(|&&j| j != q)
+        .map(|&j| {
+            let cos = center.cosine(&qc, q_mean, ix.paper_vectors(), j);
+            (j, 2.0 * cos - h[q] - h[j])
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.into_iter().take(k).map(|h| h.0).collect()
+}
+
+/// Recall@10 of the approximate first stages against exact scans, over `queries` papers.
+fn recall(ix: &Index, queries: usize) -> (f64, f64) {
+    let n = ix.paper_count();
+    let center = ix.center();
+    let all: Vec<usize> = (0..n).collect();
+    let (mut sim_found, mut sim_total, mut search_found, mut search_total) = (0, 0, 0, 0);
+    for s in 0..queries {
+        let q = (s * 7919 + 13) % n;
+        let exact = csls_top(ix, &center, q, &all, 10);
+        let qc = center.centered(ix.paper_vector(q));
+        let candidates: Vec<usize> = ix
+            .nearest_papers(&qc, index::ivf::CANDIDATES, Scan::Approximate, &|_| true)
+            .expect("paper lists")
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        let approx = csls_top(ix, &center, q, &candidates, 10);
+        sim_total += exact.len();
+        sim_found += approx.iter().filter(|j| exact.contains(j)).count();
+        // A query vector near a passage, not equal to it: the passage plus noise.
+        let mut v = ix.passage_vector(ix.passages_of(q).start).to_vec();
+        for (i, x) in v.iter_mut().enumerate() {
+            *x += 0.03 * (((i * 31 + s * 17) % 13) as f32 - 6.0) / 6.0;
+        }
+        recommend::embed::pool::normalize(&mut v);
+        let exact = ix.nearest_passages(&v, 10, Scan::Exact).expect("scan");
+        let approx = ix
+            .nearest_passages(&v, 10, Scan::Approximate)
+            .expect("lists");
+        search_total += exact.len();
+        search_found += approx
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.0 == h.0))
+            .count();
+    }
+    (
+        sim_found as f64 / sim_total.max(1) as f64,
+        search_found as f64 / search_total.max(1) as f64,
+    )
+}
+
+fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row {
+    let dir = root.join(format!("{n}"));
+    let dir_s = dir.to_str().expect("UTF-8 path").to_string();
+    let mut row = Row {
+        papers: n,
+        passages: n * per,
+        ..Default::default()
+    };
+    if !(keep && dir.join("CURRENT").exists()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let papers = n.to_string();
+        let per = per.to_string();
+        let build = run(&[
+            "--index",
+            &dir_s,
+            "--json",
+            "--quiet",
+            "bench",
+            "--synthetic",
+            &papers,
+            "--passages-per-paper",
+            &per,
+        ]);
+        row.build_s = build.wall_ms / 1e3;
+        row.build_peak_mb = build.peak_mb;
+        eprintln!(
+            "{n}: built in {:.1} s, peak {:.0} MB",
+            row.build_s, row.build_peak_mb
+        );
+    }
+    row.disk_gb = dir_bytes(&dir) as f64 / 1e9;
+
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let ix = Index::open(&dir).expect("opens");
+        open.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(ix);
+    }
+    row.open_ms = percentile(&mut open, 0.5);
+    let ix = Index::open(&dir).expect("opens");
+    row.paper_graph_candidates = index::ivf::CANDIDATES;
+    let t = Instant::now();
+    ix.paper_graph().expect("paper graph");
+    row.graph_load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let center = ix.center();
+    let mut stage: Vec<f64> = (0..50)
+        .map(|i| {
+            let q = (i * 7_919 + 11) % n;
+            let t = Instant::now();
+            let qc = center.centered(ix.paper_vector(q));
+            let hits = ix
+                .nearest_papers(&qc, index::ivf::CANDIDATES, Scan::Approximate, &|_| true)
+                .expect("graph");
+            for h in hits.iter().take(10) {
+                std::hint::black_box(ix.paper_meta(h.0).expect("meta"));
+            }
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    row.first_stage_p50_ms = percentile(&mut stage, 0.5);
+    let lists = ix.lists(index::Lists::Passages).expect("passage lists");
+    (row.passage_lists, row.passage_probes) = (lists.lists(), lists.default_probes());
+
+    // Separate processes, as a user runs them; the first of each kind warms the page cache.
+    let similar: Vec<Run> = (0..=repeats)
+        .map(|i| {
+            let id = synthetic::paper_id((i * 104_729 + 7) % n);
+            run(&["--index", &dir_s, "similar", "--id", &id, "--json"])
+        })
+        .skip(1)
+        .collect();
+    for r in &similar {
+        let out: serde_json::Value = serde_json::from_slice(&r.stdout).expect("JSON");
+        assert_eq!(out["results"].as_array().map(Vec::len), Some(10), "{out}");
+    }
+    (row.similar_p50_ms, row.similar_p95_ms, row.similar_peak_mb) = summarize(&similar);
+
+    let vector_file = dir.join("query-vector.json");
+    let searches: Vec<Run> = (0..=repeats)
+        .map(|i| {
+            let q = (i * 7_919 + 3) % n;
+            let v = ix.passage_vector(ix.passages_of(q).start);
+            std::fs::write(&vector_file, serde_json::to_vec(v).expect("JSON")).expect("write");
+            let path = vector_file.to_str().expect("UTF-8 path");
+            run(&["--index", &dir_s, "search", "--vector", path, "--json"])
+        })
+        .skip(1)
+        .collect();
+    let _ = std::fs::remove_file(&vector_file);
+    (
+        row.search_vector_p50_ms,
+        row.search_vector_p95_ms,
+        row.search_vector_peak_mb,
+    ) = summarize(&searches);
+
+    let model_runs = (repeats / 3).max(1);
+    let texts = [
+        "retrieval augmented generation for question answering",
+        "환각을 줄이는 디코딩 방법",
+        "efficient attention for long documents",
+    ];
+    let searches: Vec<Run> = (0..=model_runs)
+        .map(|i| {
+            run(&[
+                "--index",
+                &dir_s,
+                "search",
+                texts[i % texts.len()],
+                "--json",
+            ])
+        })
+        .skip(1)
+        .collect();
+    (
+        row.search_model_p50_ms,
+        row.search_model_p95_ms,
+        row.search_model_peak_mb,
+    ) = summarize(&searches);
+
+    (row.similar_recall10, row.search_recall10) = recall(&ix, repeats.max(20) * 3);
+    drop(ix);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    row
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
+        .unwrap_or_else(|_| {
+            if bench {
+                "10000,100000,1000000".into()
+            } else {
+                // The smallest index with a paper graph (see `ann::EXACT_BELOW`).
+                "5000".into()
+            }
+        })
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let root = std::env::var("SCALE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().to_path_buf());
+    std::fs::create_dir_all(&root).expect("SCALE_DIR");
+    let keep = std::env::var("SCALE_KEEP").is_ok_and(|v| v == "1");
+    let repeats = std::env::var("SCALE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 30 } else { 3 });
+    let per = std::env::var("SCALE_PASSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10 } else { 2 });
+    let mut rows = Vec::new();
+    for n in sizes {
+        let row = measure(&root, n, per, repeats, keep);
+        eprintln!("{}", serde_json::to_string(&row).expect("JSON"));
+        rows.push(row);
+    }
+    println!(
+        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | graph load | first stage p50 | similar recall@10 | search recall@10 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} ms | {:.2} ms | {:.3} | {:.3} |",
+            r.papers,
+            r.passages,
+            r.build_s,
+            r.build_peak_mb,
+            r.disk_gb,
+            r.open_ms,
+            r.similar_p50_ms,
+            r.similar_p95_ms,
+            r.similar_peak_mb,
+            r.search_vector_p50_ms,
+            r.search_vector_p95_ms,
+            r.search_vector_peak_mb,
+            r.search_model_p50_ms,
+            r.search_model_p95_ms,
+            r.search_model_peak_mb,
+            r.graph_load_ms,
+            r.first_stage_p50_ms,
+            r.similar_recall10,
+            r.search_recall10
+        );
+    }
+    let json = serde_json::to_string_pretty(&rows).expect("JSON");
+    let _ = std::fs::write(root.join("scale.json"), json);
+    for r in &rows {
+        assert!(r.similar_recall10 > 0.9 && r.search_recall10 > 0.9, "{r:?}");
+    }
+}

@@ -1,0 +1,518 @@
+//! Approximate nearest neighbours for large tables: an inverted file (IVF) of int8 rows.
+//!
+//! The rows are clustered by spherical k-means into about √n lists; each list stores its
+//! rows' ids and int8 codes contiguously. A query scores the list centroids, scans the
+//! rows of the `probes` best lists with an int8 dot product, and hands its best candidates
+//! to the caller, who re-scores them exactly on the f32 rows. Every part is a flat
+//! memory-mapped array, so opening costs nothing and a query pages in only the lists it
+//! scans (at a million rows, ~40 lists of ~1,000 rows: a few MB).
+//!
+//! Why not a graph (HNSW): a graph is faster per query at equal recall, but its build is
+//! one search per insert (hours for ten million passages on two cores), and hnsw_rs loads
+//! the whole graph into memory before the first query (seconds and gigabytes at a million
+//! papers). k-means over a sample plus one assignment pass (a GEMM per block of rows)
+//! builds in minutes, and the IVF's per-query cost (a few MB of int8 reads) is well inside
+//! the latency targets. See BENCHMARKS.md for the measured recall and times.
+
+use super::ann::{dot, dot_i8};
+use super::format::FileInfo;
+use super::mapped::Array;
+use super::store::StoreError;
+use super::write::GenerationWriter;
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const CENTROIDS: &[u8; 8] = b"ivf cent";
+pub const LISTS: &[u8; 8] = b"ivf list";
+pub const IDS: &[u8; 8] = b"ivf ids ";
+pub const SCALES: &[u8; 8] = b"ivf scal";
+pub const CODES: &[u8; 8] = b"ivf code";
+
+pub const PROBES: &[u8; 8] = b"ivf prob";
+
+/// The files of an IVF named `base` (`papers.ivf` → `papers.ivf.centroids`, …).
+pub fn file_names(base: &str) -> [String; 6] {
+    ["centroids", "lists", "ids", "scales", "codes", "probes"].map(|part| format!("{base}.{part}"))
+}
+
+/// Recall@10 the probe count is chosen for, on a sample of the table's own rows.
+pub const TARGET_RECALL: f64 = 0.985;
+/// Rows sampled to choose the probe count.
+const CALIBRATION_QUERIES: usize = 200;
+
+/// Candidates a query re-scores exactly (at least; more when it asks for more results).
+pub const CANDIDATES: usize = 200;
+/// Candidates per row when computing hubness (its 10 nearest neighbours) at index time.
+pub const HUBNESS_CANDIDATES: usize = 40;
+
+/// Training sample per list: enough rows that every centroid sees a few dozen.
+const SAMPLE_PER_LIST: usize = 48;
+const TRAIN_ITERATIONS: usize = 10;
+/// Rows per GEMM block when assigning rows to lists.
+const BLOCK: usize = 1024;
+
+/// Lists for `n` rows: about √n, so a list and the centroid table are both about √n long.
+pub fn lists_for(n: usize) -> usize {
+    ((n as f64).sqrt().round() as usize).clamp(1, 8192)
+}
+
+/// A source of unit rows for the build (the vectors themselves, or a transform of them such
+/// as the centered paper vectors), read by row number from any thread.
+pub trait RowSource: Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn dim(&self) -> usize;
+    /// Writes row `i` into `out` (`dim` values).
+    fn row(&self, i: usize, out: &mut [f32]);
+}
+
+/// Rows of a row-major table, as they are.
+pub struct Plain<'a> {
+    pub vectors: &'a [f32],
+    pub dim: usize,
+}
+
+impl RowSource for Plain<'_> {
+    fn len(&self) -> usize {
+        self.vectors.len() / self.dim.max(1)
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn row(&self, i: usize, out: &mut [f32]) {
+        out.copy_from_slice(&self.vectors[i * self.dim..(i + 1) * self.dim]);
+    }
+}
+
+/// `scores[r × lists + j] = rows[r] · centroids[j]` for a block of rows (one GEMM).
+fn block_scores(rows: &[f32], centroids: &[f32], dim: usize) -> Vec<f32> {
+    let m = rows.len() / dim;
+    let n = centroids.len() / dim;
+    let mut out = vec![0f32; m * n];
+    if m == 0 || n == 0 {
+        return out;
+    }
+    // SAFETY: the pointers cover m×dim, n×dim and m×n values with the strides given.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            rows.as_ptr(),
+            1,
+            dim as isize,
+            centroids.as_ptr(),
+            dim as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    out
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (j, &s) in row.iter().enumerate() {
+        if s > row[best] {
+            best = j;
+        }
+    }
+    best as u32
+}
+
+/// The nearest centroid of every row of `source`, in parallel blocks.
+fn assign(source: &dyn RowSource, centroids: &[f32]) -> Vec<u32> {
+    let dim = source.dim();
+    let lists = centroids.len() / dim;
+    let n = source.len();
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let range = b * BLOCK..((b + 1) * BLOCK).min(n);
+            let mut rows = vec![0f32; range.len() * dim];
+            for (i, out) in range.zip(rows.chunks_exact_mut(dim)) {
+                source.row(i, out);
+            }
+            let scores = block_scores(&rows, centroids, dim);
+            scores
+                .chunks_exact(lists)
+                .map(argmax)
+                .collect::<Vec<_>>()
+                .into_iter()
+        })
+        .collect()
+}
+
+/// Spherical k-means over a sample of `source`: `lists` unit centroids.
+fn train(source: &dyn RowSource, lists: usize, seed: u64) -> Vec<f32> {
+    let dim = source.dim();
+    let n = source.len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let m = (lists * SAMPLE_PER_LIST).min(n);
+    let mut picks: Vec<usize> = sample(&mut rng, n, m).into_vec();
+    picks.sort_unstable();
+    let mut rows = vec![0f32; m * dim];
+    for (&i, out) in picks.iter().zip(rows.chunks_exact_mut(dim)) {
+        source.row(i, out);
+    }
+    let sample_rows = Plain {
+        vectors: &rows,
+        dim,
+    };
+    // Start from `lists` distinct sample rows.
+    let mut centroids: Vec<f32> = sample(&mut rng, m, lists)
+        .into_iter()
+        .flat_map(|i| rows[i * dim..(i + 1) * dim].to_vec())
+        .collect();
+    for _ in 0..TRAIN_ITERATIONS {
+        let owner = assign(&sample_rows, &centroids);
+        let mut sums = vec![0f32; lists * dim];
+        let mut counts = vec![0usize; lists];
+        for (r, &o) in rows.chunks_exact(dim).zip(&owner) {
+            let o = o as usize;
+            counts[o] += 1;
+            sums[o * dim..(o + 1) * dim]
+                .iter_mut()
+                .zip(r)
+                .for_each(|(s, x)| *s += x);
+        }
+        for (j, c) in sums.chunks_exact_mut(dim).enumerate() {
+            if counts[j] == 0 {
+                // An empty list restarts from a random sample row.
+                let i = rand::RngExt::random_range(&mut rng, 0..m);
+                c.copy_from_slice(&rows[i * dim..(i + 1) * dim]);
+            }
+            crate::embed::pool::normalize(c);
+        }
+        centroids = sums;
+    }
+    centroids
+}
+
+/// Scale and int8 codes of one row: the largest magnitude maps to 127.
+pub fn quantize(row: &[f32], codes: &mut [i8]) -> f32 {
+    let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { 127.0 / max } else { 1.0 };
+    for (c, x) in codes.iter_mut().zip(row) {
+        *c = (x * scale).round().clamp(-127.0, 127.0) as i8;
+    }
+    1.0 / scale
+}
+
+/// Builds the IVF of `source` and writes its files into the generation as `base.*`.
+pub fn write(
+    gen: &mut GenerationWriter,
+    base: &str,
+    source: &dyn RowSource,
+) -> Result<(), StoreError> {
+    let dim = source.dim();
+    let n = source.len();
+    let lists = lists_for(n).min(n.max(1));
+    let centroids = if n == 0 {
+        vec![0f32; dim]
+    } else {
+        train(source, lists, 0x1f1f)
+    };
+    let owner = assign(source, &centroids);
+    let mut offsets = vec![0u64; lists + 1];
+    for &o in &owner {
+        offsets[o as usize + 1] += 1;
+    }
+    for j in 0..lists {
+        offsets[j + 1] += offsets[j];
+    }
+    // Each row's position: its list's start plus the rows of that list before it.
+    let mut cursor: Vec<u64> = offsets[..lists].to_vec();
+    let position: Vec<u64> = owner
+        .iter()
+        .map(|&o| {
+            let p = cursor[o as usize];
+            cursor[o as usize] += 1;
+            p
+        })
+        .collect();
+    let mut ids = vec![0u32; n];
+    for (i, &p) in position.iter().enumerate() {
+        ids[p as usize] = i as u32;
+    }
+    drop(owner);
+    let [f_centroids, f_lists, f_ids, f_scales, f_codes, f_probes] = file_names(base);
+    gen.put_array(&f_centroids, CENTROIDS, dim, &centroids)?;
+    gen.put_array(&f_lists, LISTS, 1, &offsets)?;
+    gen.put_array(&f_ids, IDS, 1, &ids)?;
+    drop(ids);
+    // Codes and scales go to their list positions as the rows are read in order.
+    let mut scales = vec![0f32; n];
+    gen.put_array_with(&f_codes, CODES, n, dim, |codes: &mut [i8]| {
+        // Rows in parallel blocks; each row's codes and scale land at its position.
+        let codes_ptr = SendPtr(codes.as_mut_ptr());
+        let scales_ptr = SendPtr(scales.as_mut_ptr());
+        (0..n.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
+            let mut row = vec![0f32; dim];
+            let start = b * BLOCK;
+            let end = (start + BLOCK).min(n);
+            for (i, &p) in (start..end).zip(&position[start..end]) {
+                source.row(i, &mut row);
+                let p = p as usize;
+                // SAFETY: positions are a permutation of 0..n, so every row writes its
+                // own disjoint `dim` codes and one scale, inside the buffers.
+                let (c, s) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(codes_ptr.get().add(p * dim), dim),
+                        &mut *scales_ptr.get().add(p),
+                    )
+                };
+                *s = quantize(&row, c);
+            }
+        });
+    })?;
+    gen.put_array(&f_scales, SCALES, 1, &scales)?;
+    drop(scales);
+    // Probe count: the fewest lists that find the true neighbours of sampled rows.
+    let dir = gen.dir().to_path_buf();
+    let corrupt = |reason: String| StoreError::Corrupt {
+        dir: dir.clone(),
+        reason,
+    };
+    let built = Ivf::open(gen.dir(), gen.file_infos(), base, n, dim, Some(1), &corrupt)?;
+    let probes = calibrate(&built, source);
+    gen.put_array(&f_probes, PROBES, 1, &[probes as u32])?;
+    Ok(())
+}
+
+/// The fewest probes whose candidates, re-scored exactly, hold `TARGET_RECALL` of the true
+/// 10 nearest rows of sampled rows (each query's own row left out of both).
+fn calibrate(lists: &Ivf, source: &dyn RowSource) -> usize {
+    let (n, dim) = (source.len(), source.dim());
+    if n <= 10 || lists.lists() <= 1 {
+        return lists.lists().max(1);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let queries: Vec<usize> = sample(&mut rng, n, CALIBRATION_QUERIES.min(n)).into_vec();
+    let row = |i: usize| {
+        let mut r = vec![0f32; dim];
+        source.row(i, &mut r);
+        r
+    };
+    // True neighbours by one parallel scan over all rows per block of queries.
+    let qrows: Vec<Vec<f32>> = queries.iter().map(|&q| row(q)).collect();
+    let truth: Vec<Vec<usize>> = {
+        let per_block: Vec<Vec<Vec<(usize, f32)>>> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let mut r = vec![0f32; dim];
+                let mut best: Vec<Vec<(usize, f32)>> = vec![Vec::new(); qrows.len()];
+                for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                    source.row(i, &mut r);
+                    for (qi, q) in qrows.iter().enumerate() {
+                        if queries[qi] != i {
+                            best[qi].push((i, dot(q, &r)));
+                        }
+                    }
+                }
+                for b in &mut best {
+                    top(b, 10);
+                }
+                best
+            })
+            .collect();
+        (0..qrows.len())
+            .map(|qi| {
+                let mut all: Vec<(usize, f32)> = per_block
+                    .iter()
+                    .flat_map(|b| b[qi].iter().copied())
+                    .collect();
+                top(&mut all, 10);
+                all.into_iter().map(|h| h.0).collect()
+            })
+            .collect()
+    };
+    let recall = |probes: usize| -> f64 {
+        let found: usize = (0..qrows.len())
+            .into_par_iter()
+            .map(|qi| {
+                let q = &qrows[qi];
+                let mut other = vec![0f32; dim];
+                let mut hits: Vec<(usize, f32)> = lists
+                    .candidates(q, probes, CANDIDATES)
+                    .into_iter()
+                    .filter(|h| h.0 != queries[qi])
+                    .map(|(j, _)| {
+                        source.row(j, &mut other);
+                        (j, dot(q, &other))
+                    })
+                    .collect();
+                top(&mut hits, 10);
+                hits.iter().filter(|h| truth[qi].contains(&h.0)).count()
+            })
+            .sum();
+        let total: usize = truth.iter().map(Vec::len).sum();
+        found as f64 / total.max(1) as f64
+    };
+    let mut probes = 4usize.min(lists.lists());
+    while probes < lists.lists() && recall(probes) < TARGET_RECALL {
+        probes = (probes * 5 / 4).max(probes + 1);
+    }
+    probes.min(lists.lists())
+}
+
+/// The `k` best of `hits`, best first.
+fn top(hits: &mut Vec<(usize, f32)>, k: usize) {
+    if hits.len() > k && k > 0 {
+        hits.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+    }
+    hits.truncate(k);
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only for disjoint writes from the parallel loop above.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// An IVF read from a generation.
+#[derive(Clone)]
+pub struct Ivf {
+    dim: usize,
+    rows: usize,
+    centroids: Array<f32>,
+    offsets: Array<u64>,
+    ids: Array<u32>,
+    scales: Array<f32>,
+    codes: Array<i8>,
+    /// Probe count chosen when the lists were built (see `calibrate`).
+    probes: usize,
+}
+
+impl Ivf {
+    /// Maps the files of the IVF `base` over `rows` rows of `dim` values, checking their
+    /// headers and lengths.
+    pub fn open(
+        dir: &Path,
+        files: &BTreeMap<String, FileInfo>,
+        base: &str,
+        rows: usize,
+        dim: usize,
+        probes: Option<usize>,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<Self, StoreError> {
+        let [f_centroids, f_lists, f_ids, f_scales, f_codes, f_probes] = file_names(base);
+        let size = |name: &str| {
+            files
+                .get(name)
+                .map(|f| f.bytes)
+                .ok_or_else(|| corrupt(format!("manifest lists no {name}")))
+        };
+        let (hc, centroids) = Array::open(
+            dir,
+            &f_centroids,
+            size(&f_centroids)?,
+            CENTROIDS,
+            Some(dim),
+            corrupt,
+        )?;
+        let (hl, offsets) = Array::open(dir, &f_lists, size(&f_lists)?, LISTS, Some(1), corrupt)?;
+        let (hi, ids) = Array::open(dir, &f_ids, size(&f_ids)?, IDS, Some(1), corrupt)?;
+        let (hs, scales) = Array::open(dir, &f_scales, size(&f_scales)?, SCALES, Some(1), corrupt)?;
+        let (hk, codes) = Array::open(dir, &f_codes, size(&f_codes)?, CODES, Some(dim), corrupt)?;
+        let n = rows as u64;
+        if hl.rows != hc.rows + 1 || hi.rows != n || hs.rows != n || hk.rows != n {
+            return Err(corrupt(format!(
+                "{base}: its files do not agree on {rows} rows"
+            )));
+        }
+        let probes = match probes {
+            Some(p) => p,
+            None => {
+                let (_, p) =
+                    Array::<u32>::open(dir, &f_probes, size(&f_probes)?, PROBES, Some(1), corrupt)?;
+                p.as_slice().first().copied().unwrap_or(1) as usize
+            }
+        };
+        Ok(Ivf {
+            probes: probes.clamp(1, (hc.rows as usize).max(1)),
+            dim,
+            rows,
+            centroids,
+            offsets,
+            ids,
+            scales,
+            codes,
+        })
+    }
+
+    pub fn lists(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Lists a query reads unless told otherwise: the fewest that found `TARGET_RECALL` of
+    /// sampled rows' true neighbours when the lists were built.
+    pub fn default_probes(&self) -> usize {
+        self.probes
+    }
+
+    /// Up to `n` rows by approximate similarity to `query` (unit, `dim` values), found in
+    /// the `probes` lists whose centroids are closest; best first, scores approximate.
+    pub fn candidates(&self, query: &[f32], probes: usize, n: usize) -> Vec<(usize, f32)> {
+        let dim = self.dim;
+        let centroids = self.centroids.as_slice();
+        let mut near: Vec<(usize, f32)> = centroids
+            .chunks_exact(dim)
+            .map(|c| dot(c, query))
+            .enumerate()
+            .collect();
+        let probes = probes.clamp(1, near.len().max(1));
+        if near.len() > probes {
+            near.select_nth_unstable_by(probes - 1, |a, b| b.1.total_cmp(&a.1));
+            near.truncate(probes);
+        }
+        let mut q = vec![0i8; dim];
+        let q_scale = quantize(query, &mut q);
+        let offsets = self.offsets.as_slice();
+        let (ids, scales, codes) = (
+            self.ids.as_slice(),
+            self.scales.as_slice(),
+            self.codes.as_slice(),
+        );
+        let mut hits = Vec::new();
+        for (list, _) in near {
+            // A damaged offsets table reads as empty lists, never out of bounds.
+            let start = (offsets[list] as usize).min(self.rows);
+            let end = (offsets[list + 1] as usize).clamp(start, self.rows);
+            for p in start..end {
+                let id = ids[p] as usize;
+                if id >= self.rows {
+                    continue;
+                }
+                let code = &codes[p * dim..(p + 1) * dim];
+                hits.push((id, dot_i8(&q, code) as f32 * q_scale * scales[p]));
+            }
+        }
+        if hits.len() > n && n > 0 {
+            hits.select_nth_unstable_by(n - 1, |a, b| b.1.total_cmp(&a.1));
+        }
+        hits.truncate(n);
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits
+    }
+}

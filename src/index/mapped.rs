@@ -1,0 +1,322 @@
+//! Typed, memory-mapped views of a generation's binary files, checked when opened.
+//!
+//! Every binary file starts with a 64-byte header: magic, the file's kind, row count and
+//! row width. Opening a file maps it (no read) and checks the header and the length
+//! against what the manifest says, which is constant work however large the file: a
+//! truncated or foreign file is an error at once, and a row is only paged in when a query
+//! reads it. Full checksums are for `recommend verify` and `recommend index`.
+//!
+//! Mapping is sound here because a generation's files are never written after the
+//! generation is published (a new index is a new generation; an old one is only ever
+//! unlinked, which leaves existing maps intact).
+
+use super::store::StoreError;
+use bytemuck::Pod;
+use memmap2::Mmap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+/// `b"recmnd"` + format version byte + 0.
+pub const MAGIC: [u8; 8] = *b"recmnd\x03\0";
+pub const HEADER: usize = 64;
+
+/// What a binary file says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Eight ASCII bytes naming the content (`b"f32 rows"`, `b"offsets "`, …).
+    pub kind: [u8; 8],
+    pub rows: u64,
+    /// Values per row.
+    pub cols: u64,
+}
+
+impl Header {
+    pub fn new(kind: &[u8; 8], rows: usize, cols: usize) -> Self {
+        Header {
+            kind: *kind,
+            rows: rows as u64,
+            cols: cols as u64,
+        }
+    }
+
+    pub fn encode(&self) -> [u8; HEADER] {
+        let mut out = [0u8; HEADER];
+        out[..8].copy_from_slice(&MAGIC);
+        out[8..16].copy_from_slice(&self.kind);
+        out[16..24].copy_from_slice(&self.rows.to_le_bytes());
+        out[24..32].copy_from_slice(&self.cols.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < HEADER || bytes[..8] != MAGIC {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        Some(Header {
+            kind: bytes[8..16].try_into().expect("8 bytes"),
+            rows: u64_at(16),
+            cols: u64_at(24),
+        })
+    }
+}
+
+/// A read-only map of one file.
+#[derive(Clone)]
+pub struct MappedFile {
+    map: Option<Arc<Mmap>>,
+}
+
+impl MappedFile {
+    /// Maps `dir/name`, checking that its length is `bytes` (from the manifest).
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        bytes: u64,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<Self, StoreError> {
+        let path = dir.join(name);
+        let file = File::open(&path).map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let len = file
+            .metadata()
+            .map_err(|e| corrupt(format!("{name}: {e}")))?
+            .len();
+        if len != bytes {
+            return Err(corrupt(format!(
+                "{name} holds {len} bytes, the manifest says {bytes} (truncated or changed)"
+            )));
+        }
+        if len == 0 {
+            return Ok(MappedFile { map: None });
+        }
+        // SAFETY: generation files are immutable once published (see the module doc).
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| corrupt(format!("{name}: {e}")))?;
+        Ok(MappedFile {
+            map: Some(Arc::new(map)),
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().map_or(&[], |m| &m[..])
+    }
+
+    /// The header, checked to be of `kind` with `cols` values per row (any width when
+    /// `cols` is `None`), and the body after it, checked to hold exactly `rows × cols`
+    /// values of `elem` bytes.
+    pub fn checked_body(
+        &self,
+        name: &str,
+        kind: &[u8; 8],
+        cols: Option<usize>,
+        elem: usize,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<(Header, std::ops::Range<usize>), StoreError> {
+        let bytes = self.bytes();
+        let header = Header::decode(bytes)
+            .filter(|h| &h.kind == kind)
+            .ok_or_else(|| corrupt(format!("{name} is not a recommend {} file", show(kind))))?;
+        if cols.is_some_and(|c| header.cols != c as u64) {
+            return Err(corrupt(format!(
+                "{name} has rows of {} values, expected {}",
+                header.cols,
+                cols.unwrap_or(0)
+            )));
+        }
+        let body = (bytes.len() - HEADER) as u128;
+        if header.rows as u128 * header.cols as u128 * elem as u128 != body {
+            return Err(corrupt(format!(
+                "{name} holds {body} bytes of data for {} rows of {}",
+                header.rows, header.cols
+            )));
+        }
+        Ok((header, HEADER..bytes.len()))
+    }
+}
+
+fn show(kind: &[u8; 8]) -> String {
+    String::from_utf8_lossy(kind).trim().to_string()
+}
+
+/// A table of plain values, either owned (indexes built in memory, older formats) or a
+/// range of a mapped file.
+#[derive(Clone)]
+pub enum Array<T: Pod> {
+    Owned(Arc<Vec<T>>),
+    Mapped(MappedFile, std::ops::Range<usize>),
+}
+
+impl<T: Pod> Array<T> {
+    pub fn owned(v: Vec<T>) -> Self {
+        Array::Owned(Arc::new(v))
+    }
+
+    pub fn as_slice(&self) -> &[T] {
+        match self {
+            Array::Owned(v) => v,
+            // The body starts 64 bytes into a page-aligned map, so it is aligned for any
+            // 1-, 2-, 4- or 8-byte value; `cast_slice` checks this and the length.
+            Array::Mapped(f, range) => bytemuck::cast_slice(&f.bytes()[range.clone()]),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Maps `name`, a file of `kind` holding rows of `cols` values of `T`.
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        bytes: u64,
+        kind: &[u8; 8],
+        cols: Option<usize>,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<(Header, Self), StoreError> {
+        let file = MappedFile::open(dir, name, bytes, corrupt)?;
+        let (header, body) = file.checked_body(name, kind, cols, size_of::<T>(), corrupt)?;
+        if cfg!(target_endian = "big") {
+            // Files are little-endian; a big-endian machine reads a converted copy.
+            let values = body_values_le::<T>(&file.bytes()[body]);
+            return Ok((header, Array::owned(values)));
+        }
+        Ok((header, Array::Mapped(file, body)))
+    }
+}
+
+fn body_values_le<T: Pod>(bytes: &[u8]) -> Vec<T> {
+    let n = size_of::<T>();
+    bytes
+        .chunks_exact(n)
+        .map(|c| {
+            let mut v = c.to_vec();
+            v.reverse();
+            bytemuck::pod_read_unaligned(&v)
+        })
+        .collect()
+}
+
+/// Variable-length rows (JSON records, texts, id lists): a data file and an offsets file
+/// (`rows + 1` little-endian u64), so row `i` is one slice of the data.
+#[derive(Clone)]
+pub struct Records {
+    data: Array<u8>,
+    offsets: Array<u64>,
+}
+
+pub const OFFSETS: &[u8; 8] = b"offsets ";
+
+impl Records {
+    pub fn owned(rows: impl IntoIterator<Item = impl AsRef<[u8]>>) -> Self {
+        let mut data = Vec::new();
+        let mut offsets = vec![0u64];
+        for r in rows {
+            data.extend_from_slice(r.as_ref());
+            offsets.push(data.len() as u64);
+        }
+        Records {
+            data: Array::owned(data),
+            offsets: Array::owned(offsets),
+        }
+    }
+
+    /// Maps the data file `name` and its offsets file `name.idx` (lengths from the
+    /// manifest), checking that there are `rows` rows and the last one ends where the data
+    /// does.
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        sizes: (u64, u64),
+        rows: Option<usize>,
+        corrupt: &dyn Fn(String) -> StoreError,
+    ) -> Result<Self, StoreError> {
+        let data = MappedFile::open(dir, name, sizes.0, corrupt)?;
+        let len = data.bytes().len();
+        let idx = format!("{name}.idx");
+        let (header, offsets) = Array::<u64>::open(dir, &idx, sizes.1, OFFSETS, Some(1), corrupt)?;
+        let o = offsets.as_slice();
+        let rows_ok = rows.is_none_or(|r| header.rows == r as u64 + 1);
+        if !rows_ok || o.first() != Some(&0) || o.last() != Some(&(len as u64)) {
+            return Err(corrupt(format!(
+                "{idx} does not describe the rows of {name}"
+            )));
+        }
+        Ok(Records {
+            data: Array::Mapped(data, 0..len),
+            offsets,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`'s bytes; `None` where the offsets are out of order (a damaged file).
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let o = self.offsets.as_slice();
+        let (start, end) = (*o.get(i)? as usize, *o.get(i + 1)? as usize);
+        self.data.as_slice().get(start..end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corrupt(reason: String) -> StoreError {
+        StoreError::Corrupt {
+            dir: "x".into(),
+            reason,
+        }
+    }
+
+    #[test]
+    fn tables_and_records_check_header_length_and_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let values = [1.5f32, -2.0, 3.25, 4.0, 5.0, 6.0];
+        let mut bytes = Header::new(b"f32 rows", 3, 2).encode().to_vec();
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(d.join("t"), &bytes).unwrap();
+        let n = bytes.len() as u64;
+        let (h, a) = Array::<f32>::open(d, "t", n, b"f32 rows", Some(2), &corrupt).unwrap();
+        assert_eq!((h.rows, h.cols), (3, 2));
+        assert_eq!(a.as_slice(), &values);
+        // Wrong kind, wrong width, wrong length (manifest or header), foreign bytes.
+        let err = |r: Result<(Header, Array<f32>), StoreError>| r.err().unwrap().to_string();
+        assert!(err(Array::open(d, "t", n, b"u32 rows", Some(2), &corrupt)).contains("not a"));
+        assert!(err(Array::open(d, "t", n, b"f32 rows", Some(3), &corrupt)).contains("rows of"));
+        assert!(
+            err(Array::open(d, "t", n + 4, b"f32 rows", Some(2), &corrupt)).contains("truncated")
+        );
+        std::fs::write(d.join("t"), &bytes[..bytes.len() - 4]).unwrap();
+        assert!(err(Array::open(d, "t", n - 4, b"f32 rows", Some(2), &corrupt)).contains("holds"));
+        std::fs::write(d.join("t"), vec![7u8; bytes.len()]).unwrap();
+        assert!(err(Array::open(d, "t", n, b"f32 rows", Some(2), &corrupt)).contains("not a"));
+
+        let rows = ["alpha", "", "감마"];
+        let owned = Records::owned(rows);
+        std::fs::write(d.join("r"), rows.concat()).unwrap();
+        let offsets: Vec<u64> = vec![0, 5, 5, 11];
+        let mut idx = Header::new(OFFSETS, 4, 1).encode().to_vec();
+        idx.extend(offsets.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(d.join("r.idx"), &idx).unwrap();
+        let sizes = (11, idx.len() as u64);
+        let mapped = Records::open(d, "r", sizes, Some(3), &corrupt).unwrap();
+        for r in [&owned, &mapped] {
+            assert_eq!(r.len(), 3);
+            assert_eq!(r.get(2), Some("감마".as_bytes()));
+            assert_eq!(r.get(1), Some(&b""[..]));
+            assert_eq!(r.get(3), None);
+        }
+        assert!(Records::open(d, "r", sizes, Some(4), &corrupt).is_err());
+    }
+}
