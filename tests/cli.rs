@@ -3,7 +3,10 @@
 //! One cold index of the seed corpus is built once and shared (read-only) by the tests;
 //! tests that damage or change an index work on their own copy.
 
+mod common;
+
 use assert_cmd::Command;
+use common::ids;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -72,15 +75,6 @@ fn refused_with_reindex_advice(index: &Path, args: &[&str]) {
             && err.trim().lines().count() == 1,
         "{args:?}: {err}"
     );
-}
-
-fn ids(results: &Value) -> Vec<String> {
-    results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

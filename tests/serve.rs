@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::ids;
+
 use recommend::index::Index;
 use recommend::query::{self, PaperSpace, SimilarRequest};
 use recommend::serve::Server;
@@ -61,15 +63,6 @@ fn raw(request: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.lines().next().unwrap_or("").to_string()
-}
-
-fn ids(v: &Value) -> Vec<String> {
-    v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

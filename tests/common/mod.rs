@@ -1,4 +1,5 @@
-//! The seed index and a server on it, shared by the server tests and the load bench.
+//! The seed index and a server on it (and small JSON helpers), shared by the test binaries
+//! and the load bench.
 //!
 //! The index lives in Cargo's per-target scratch directory and is built through the
 //! library's incremental build: the first run embeds the seed corpus (a couple of minutes),
@@ -9,6 +10,7 @@
 use recommend::app::{self, Config};
 use recommend::index::{Index, IndexSettings, Silent};
 use recommend::serve::{self, Server, State};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -46,4 +48,14 @@ pub fn start(dir: &Path, workers: usize) -> Server {
     let embedder = app::query_embedder(&index, &config).unwrap();
     let state = State::new(index, Some(embedder)).unwrap();
     serve::start(state, "127.0.0.1:0".parse().unwrap(), workers).unwrap()
+}
+
+/// The ids of a `similar` or `search` JSON answer, best first.
+pub fn ids(answer: &Value) -> Vec<String> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
 }
