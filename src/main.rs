@@ -91,7 +91,7 @@ fn run(mut o: Options, mode: Mode) -> Result<()> {
             let report = recommend::eval::run(&files, options, &config)?;
             o.printer.eval(&report)?
         }
-        Mode::Serve { addr } => serve(&mut o, addr)?,
+        Mode::Serve { addr, cache_mb } => serve(&mut o, addr, cache_mb)?,
     }
     o.printer.flush()?;
     Ok(())
@@ -235,11 +235,12 @@ fn embed_lines(o: &mut Options, file: Option<&std::path::Path>, query: bool) -> 
     Ok(())
 }
 
-fn serve(o: &mut Options, addr: std::net::SocketAddr) -> Result<()> {
+fn serve(o: &mut Options, addr: std::net::SocketAddr, cache_mb: usize) -> Result<()> {
     let ix = open(o)?;
     let embedder = app::query_embedder(&ix, &o.config)?;
     let papers = ix.paper_count();
-    let state = recommend::serve::State::new(ix, Some(embedder))?;
+    let state =
+        recommend::serve::State::new(ix, Some(embedder))?.with_cache_bytes(cache_mb << 20);
     let server = recommend::serve::start(state, addr, recommend::serve::default_workers())?;
     eprintln!("serving {papers} papers on http://{}/", server.addr());
     server.wait();

@@ -23,6 +23,8 @@ fn server() -> &'static Server {
 struct Answer {
     status: u16,
     content_type: String,
+    /// `X-Cache`: `hit` when the answer was kept from an earlier request, else `miss`.
+    x_cache: Option<String>,
     body: String,
 }
 
@@ -48,6 +50,7 @@ fn get_from(server: &Server, path: &str) -> Answer {
     Answer {
         status: response.status(),
         content_type: response.header("content-type").unwrap_or("").to_string(),
+        x_cache: response.header("x-cache").map(str::to_string),
         body: response.into_string().unwrap(),
     }
 }
@@ -130,6 +133,96 @@ fn api_answers_with_the_cli_shapes() {
             assert!((0.0..=1.0).contains(&v), "{p}");
         }
         assert!(p["id"].is_string() && p["title"].is_string() && p["tags"].is_array());
+    }
+}
+
+/// The library's `similar` answer to `req`, as JSON.
+fn library_similar(req: &SimilarRequest) -> Value {
+    static LIBRARY: OnceLock<(Index, PaperSpace)> = OnceLock::new();
+    let (ix, space) = LIBRARY.get_or_init(|| {
+        let ix = Index::open(&common::seed_index()).unwrap();
+        let space = PaperSpace::new(&ix).unwrap();
+        (ix, space)
+    });
+    let answer = query::similar(ix, space, req).unwrap();
+    serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap()
+}
+
+/// A request asked again gets the same bytes from the cache; one that differs in anything
+/// that changes the answer (filter, `k`, the order of the seeds) gets its own, computed.
+/// (`k=9` and `k=8`: no other test of this file asks for them, so the first ask is a miss.)
+#[test]
+fn answers_asked_again_come_from_the_cache_and_only_for_the_same_request() {
+    let first = get("/api/similar?id=CAD&k=9&since=2023-06");
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.x_cache.as_deref(), Some("miss"));
+    // Same request, other spelling and order of the parameters: the kept bytes.
+    let again = get("/api/similar?since=2023-06&k=9&id=%20cad");
+    assert_eq!(again.x_cache.as_deref(), Some("hit"));
+    assert_eq!(again.body, first.body);
+    let mut req = SimilarRequest::new("CAD", 9);
+    req.filter.since = Some("2023-06".parse().unwrap());
+    assert_eq!(again.json(), library_similar(&req));
+
+    // Another filter, another k, another source: each computed, each the library's answer.
+    let sources: Vec<String> = get("/api/papers")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["source"].as_str().map(str::to_string))
+        .collect();
+    let source = sources
+        .iter()
+        .find(|s| *s != &sources[0])
+        .unwrap_or(&sources[0]);
+    let mut since_2024 = req.clone();
+    since_2024.filter.since = Some("2024-01".parse().unwrap());
+    let mut k8 = req.clone();
+    k8.k = 8;
+    let mut until = req.clone();
+    until.filter.until = Some("2024-06".parse().unwrap());
+    for (path, expected) in [
+        ("/api/similar?id=CAD&k=9&since=2024-01", since_2024),
+        ("/api/similar?id=CAD&k=8&since=2023-06", k8),
+        ("/api/similar?id=CAD&k=9&since=2023-06&until=2024-06", until),
+    ] {
+        let a = get(path);
+        assert_eq!(a.x_cache.as_deref(), Some("miss"), "{path}");
+        assert_ne!(a.body, first.body, "{path}");
+        assert_eq!(a.json(), library_similar(&expected), "{path}");
+        assert_eq!(get(path).x_cache.as_deref(), Some("hit"), "{path}");
+    }
+    let by_source = format!("/api/similar?id=CAD&k=9&source={source}");
+    let a = get(&by_source);
+    assert_eq!(a.x_cache.as_deref(), Some("miss"), "{by_source}");
+    let mut expected = SimilarRequest::new("CAD", 9);
+    expected.filter.source = Some(source.clone());
+    assert_eq!(a.json(), library_similar(&expected));
+
+    // The order of the seeds is part of the answer (the first is `query`).
+    let ab = get("/api/similar?id=CAD&id=SelfRAG&k=9");
+    let ba = get("/api/similar?id=SelfRAG&id=CAD&k=9");
+    assert_eq!(ba.x_cache.as_deref(), Some("miss"));
+    assert_eq!(ab.json()["query"]["id"], "CAD");
+    assert_eq!(ba.json()["query"]["id"], "SelfRAG");
+
+    // Search: the same text and parameters give the kept bytes; another k does not.
+    let q = "/api/search?q=retrieval+augmented+generation+with+self+reflection&k=9";
+    let s1 = get(q);
+    assert_eq!(s1.x_cache.as_deref(), Some("miss"), "{}", s1.body);
+    let s2 = get(q);
+    assert_eq!(s2.x_cache.as_deref(), Some("hit"));
+    assert_eq!(s2.body, s1.body);
+    let s3 = get(&q.replace("k=9", "k=8"));
+    assert_eq!(s3.x_cache.as_deref(), Some("miss"));
+    assert_eq!(ids(&s3.json()).len(), 8);
+
+    // Errors are never kept.
+    for _ in 0..2 {
+        let a = get("/api/similar?id=CDA&k=9");
+        assert_eq!(a.status, 404);
+        assert_eq!(a.x_cache, None);
     }
 }
 

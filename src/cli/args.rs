@@ -207,6 +207,9 @@ enum Command {
         /// Address to listen on; only this machine can connect unless it says otherwise.
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: std::net::SocketAddr,
+        /// MiB of `similar`/`search` answers kept for requests asked again (0: none).
+        #[arg(long, default_value_t = recommend::serve::DEFAULT_CACHE_BYTES >> 20)]
+        cache_mb: usize,
     },
 }
 
@@ -385,7 +388,7 @@ impl Cli {
                 sweep_pooling,
                 verbose: !g.quiet,
             }),
-            Command::Serve { addr } => Mode::Serve { addr },
+            Command::Serve { addr, cache_mb } => Mode::Serve { addr, cache_mb },
         };
         let options = Options {
             config,

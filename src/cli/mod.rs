@@ -60,5 +60,7 @@ pub enum Mode {
     Eval(recommend::eval::EvalConfig),
     Serve {
         addr: std::net::SocketAddr,
+        /// MiB of answers the server keeps (`serve::cache`).
+        cache_mb: usize,
     },
 }

@@ -28,6 +28,7 @@ pub fn get(name: &str) -> Reply {
             content_type,
             body: body.as_bytes().to_vec(),
             cacheable: true,
+            x_cache: None,
         },
         None => Failure::not_found(format!("no asset {name:?}")).into(),
     }

@@ -9,6 +9,9 @@
 //! (tiny_http was tried first: its connection thread pool left some keep-alive connections
 //! unserved for seconds under 32 concurrent clients; see BENCHMARKS.md.)
 //!
+//! The index is read-only for the server's life, so `similar` and `search` answers are
+//! kept, serialized, by request (`cache`): a request asked again costs a lookup and a send.
+//!
 //! Safe by default, because feed items carry arbitrary HTML and the page is opened in a
 //! browser:
 //! - it listens on loopback unless told otherwise, and only reads (GET/HEAD; the index is
@@ -25,11 +28,14 @@
 mod api;
 mod assets;
 mod batch;
+mod cache;
 mod pages;
 mod params;
 mod routes;
 mod state;
 
+pub use batch::BatchStats;
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use state::{State, StateError};
 
 use serde::Serialize;
@@ -56,6 +62,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// `Cache-Control` for compiled-in assets (they change only with the binary).
     pub cacheable: bool,
+    /// `X-Cache: hit` or `miss` for answers the server's cache could hold (see `cache`).
+    pub x_cache: Option<&'static str>,
 }
 
 impl Reply {
@@ -65,18 +73,25 @@ impl Reply {
             content_type: "text/html; charset=utf-8",
             body: body.into_bytes(),
             cacheable: false,
+            x_cache: None,
         }
     }
 
     pub fn json(value: &impl Serialize) -> Self {
         match serde_json::to_vec(value) {
-            Ok(body) => Self {
-                status: 200,
-                content_type: "application/json",
-                body,
-                cacheable: false,
-            },
+            Ok(body) => Self::json_bytes(body),
             Err(e) => Failure::internal(e.to_string()).into(),
+        }
+    }
+
+    /// A `200` of JSON already serialized.
+    pub fn json_bytes(body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            content_type: "application/json",
+            body,
+            cacheable: false,
+            x_cache: None,
         }
     }
 }
@@ -175,12 +190,19 @@ pub struct Server {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
+    /// What `start` serves (none for a test's bare handler).
+    state: Option<Arc<State>>,
 }
 
 impl Server {
     /// Where it listens (the real port when asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The state it serves: its cache and batching figures, for the load bench.
+    pub fn state(&self) -> Option<&State> {
+        self.state.as_deref()
     }
 
     /// Serves until the process ends.
@@ -209,6 +231,22 @@ pub fn default_workers() -> usize {
 
 /// Starts serving `state` on `addr` with `workers` runtime threads.
 pub fn start(state: State, addr: SocketAddr, workers: usize) -> Result<Server, ServeError> {
+    let state = Arc::new(state);
+    let served = Arc::clone(&state);
+    let server = start_with(addr, workers, move |method: &str, url: &str| {
+        routes::handle(&served, method, url)
+    })?;
+    Ok(Server {
+        state: Some(state),
+        ..server
+    })
+}
+
+/// The server around any `handle` (the routes, or a test's handler).
+fn start_with<H>(addr: SocketAddr, workers: usize, handle: H) -> Result<Server, ServeError>
+where
+    H: Fn(&str, &str) -> Reply + Send + Sync + 'static,
+{
     let bind = |reason: String| ServeError::Bind {
         addr: addr.to_string(),
         reason,
@@ -229,9 +267,9 @@ pub fn start(state: State, addr: SocketAddr, workers: usize) -> Result<Server, S
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(listener).map_err(|e| bind(e.to_string()))?
     };
-    let state = Arc::new(state);
+    let handle = Arc::new(handle);
     let app =
-        axum::Router::new().fallback(move |method, uri| answer(Arc::clone(&state), method, uri));
+        axum::Router::new().fallback(move |method, uri| answer(Arc::clone(&handle), method, uri));
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("serve".into())
@@ -249,20 +287,24 @@ pub fn start(state: State, addr: SocketAddr, workers: usize) -> Result<Server, S
         shutdown: Some(shutdown),
         thread: Some(thread),
         addr,
+        state: None,
     })
 }
 
 /// Answers one request on the blocking pool; a panic in a handler becomes a `500`, and the
 /// server goes on.
-async fn answer(
-    state: Arc<State>,
+async fn answer<H>(
+    handle: Arc<H>,
     method: axum::http::Method,
     uri: axum::http::Uri,
-) -> axum::response::Response {
+) -> axum::response::Response
+where
+    H: Fn(&str, &str) -> Reply + Send + Sync + 'static,
+{
     let url = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
-    let reply = tokio::task::spawn_blocking(move || routes::handle(&state, method.as_str(), &url))
+    let reply = tokio::task::spawn_blocking(move || handle(method.as_str(), &url))
         .await
         .unwrap_or_else(|_| Failure::internal("the request failed inside the server").into());
     // (hyper sends no body for HEAD itself.)
@@ -272,6 +314,9 @@ async fn answer(
     let headers = response.headers_mut();
     for (name, value) in self::headers(reply.content_type, reply.cacheable) {
         headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    if let Some(x) = reply.x_cache {
+        headers.insert("X-Cache", axum::http::HeaderValue::from_static(x));
     }
     response
 }
@@ -298,4 +343,40 @@ fn headers(content_type: &'static str, cacheable: bool) -> Vec<(&'static str, &'
         },
     ));
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handler that panics on `/boom` is a `500` with a JSON error, and the server goes
+    /// on answering, on every worker, however many times it panicked.
+    #[test]
+    fn a_panicking_handler_is_a_500_and_the_server_keeps_serving() {
+        let server = start_with("127.0.0.1:0".parse().unwrap(), 2, |_: &str, url: &str| {
+            if url.starts_with("/boom") {
+                panic!("a handler failed (this panic is the test's)");
+            }
+            Reply::json(&["fine"])
+        })
+        .unwrap();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(10))
+            .build();
+        let url = |path: &str| format!("http://{}{path}", server.addr());
+        for round in 0..8 {
+            match agent.get(&url(&format!("/boom/{round}"))).call() {
+                Err(ureq::Error::Status(500, r)) => {
+                    assert_eq!(r.header("content-type"), Some("application/json"));
+                    let body = r.into_string().unwrap();
+                    assert!(body.starts_with("{\"error\":"), "{body}");
+                }
+                other => panic!("expected a 500, got {other:?}"),
+            }
+            let ok = agent.get(&url("/fine")).call().unwrap();
+            assert_eq!(ok.status(), 200);
+            assert_eq!(ok.into_string().unwrap(), "[\"fine\"]");
+        }
+        server.stop();
+    }
 }

@@ -1,7 +1,8 @@
 //! What the server holds for its whole life: the index, the paper space of the queries,
-//! the search embedder, the map.
+//! the search embedder, the map, the answers kept for requests asked again.
 
 use super::batch::Batcher;
+use super::cache::{Cache, DEFAULT_CACHE_BYTES};
 use crate::embed::Embedder;
 use crate::index::{Index, PaperMeta, StoreError};
 use crate::query::PaperSpace;
@@ -17,6 +18,8 @@ pub struct State {
     /// Each paper's short metadata, in paper order: the list, the map and the filters
     /// read it on every request.
     pub papers: Vec<PaperMeta>,
+    /// Serialized `similar` and `search` answers by request (`cache`).
+    pub answers: Cache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +31,8 @@ pub enum StateError {
 }
 
 impl State {
-    /// Serves `index`, searching with `embedder` (made by `app::query_embedder`).
+    /// Serves `index`, searching with `embedder` (made by `app::query_embedder`), keeping
+    /// up to `DEFAULT_CACHE_BYTES` of answers.
     pub fn new(index: Index, embedder: Option<Embedder>) -> Result<Self, StateError> {
         if let Some(e) = &embedder {
             if e.dim() != index.dim() {
@@ -46,10 +50,21 @@ impl State {
         Ok(Self {
             index,
             space,
-            search: embedder.map(Batcher::new),
+            search: embedder.map(|e| Batcher::new(e, DEFAULT_CACHE_BYTES / 8)),
             map,
             papers,
+            answers: Cache::new(DEFAULT_CACHE_BYTES),
         })
+    }
+
+    /// Keeps up to `bytes` of answers (and an eighth of that of query vectors); 0 keeps
+    /// none, so that every request is computed (the load bench's uncached runs).
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.answers = Cache::new(bytes);
+        if let Some(b) = &mut self.search {
+            b.set_cache_bytes(bytes / 8);
+        }
+        self
     }
 
     pub fn searcher(&self) -> Option<&Batcher> {

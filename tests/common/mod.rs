@@ -43,10 +43,17 @@ pub fn config(dir: &Path) -> Config {
 
 /// A server on `dir`'s index, with the model for search, on an ephemeral loopback port.
 pub fn start(dir: &Path, workers: usize) -> Server {
+    start_with_cache(dir, workers, serve::DEFAULT_CACHE_BYTES)
+}
+
+/// `start`, keeping up to `cache_bytes` of answers (0: every request computed).
+pub fn start_with_cache(dir: &Path, workers: usize, cache_bytes: usize) -> Server {
     let config = config(dir);
     let index = Index::open(dir).unwrap();
     let embedder = app::query_embedder(&index, &config).unwrap();
-    let state = State::new(index, Some(embedder)).unwrap();
+    let state = State::new(index, Some(embedder))
+        .unwrap()
+        .with_cache_bytes(cache_bytes);
     serve::start(state, "127.0.0.1:0".parse().unwrap(), workers).unwrap()
 }
 
