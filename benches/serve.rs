@@ -108,8 +108,7 @@ fn load(
                     loop {
                         let path = match pass {
                             Pass::For(d) => {
-                                if start.elapsed() >= d || latencies.len() + errors >= per_client
-                                {
+                                if start.elapsed() >= d || latencies.len() + errors >= per_client {
                                     break;
                                 }
                                 i += 1;
@@ -297,11 +296,35 @@ fn main() {
         let addr = server.addr();
         let none = |route| (route, "none", "no cache");
         // Warm-up on requests of the same kind (nothing is kept).
-        load(addr, none("warm-up"), &similar, 2, Pass::For(Duration::from_millis(300)));
-        load(addr, none("warm-up"), &search, 2, Pass::For(Duration::from_millis(300)));
-        runs.push(load(addr, none("/api/similar"), &similar, clients, Pass::For(duration)));
+        load(
+            addr,
+            none("warm-up"),
+            &similar,
+            2,
+            Pass::For(Duration::from_millis(300)),
+        );
+        load(
+            addr,
+            none("warm-up"),
+            &search,
+            2,
+            Pass::For(Duration::from_millis(300)),
+        );
+        runs.push(load(
+            addr,
+            none("/api/similar"),
+            &similar,
+            clients,
+            Pass::For(duration),
+        ));
         let before = search_stats(&server);
-        runs.push(load(addr, none("/api/search"), &search, search_clients, Pass::For(duration)));
+        runs.push(load(
+            addr,
+            none("/api/search"),
+            &search,
+            search_clients,
+            Pass::For(duration),
+        ));
         notes.push(format!("search, no cache: {}", batches(&server, before)));
         server.stop();
     }
@@ -311,18 +334,51 @@ fn main() {
     let on = |route, pass| (route, "on", pass);
     // Warm-up on requests outside the measured set (`k=3`, texts of its own), so that the
     // cold pass finds none of its answers or query vectors kept.
-    let warm_similar: Vec<String> = similar.iter().take(20).map(|p| p.replace("k=10", "k=3")).collect();
-    let warm_search: Vec<String> = (0..20).map(|i| format!("/api/search?q=warm+up+{i}&k=3")).collect();
+    let warm_similar: Vec<String> = similar
+        .iter()
+        .take(20)
+        .map(|p| p.replace("k=10", "k=3"))
+        .collect();
+    let warm_search: Vec<String> = (0..20)
+        .map(|i| format!("/api/search?q=warm+up+{i}&k=3"))
+        .collect();
     load(addr, on("warm-up", ""), &warm_similar, 2, Pass::EachOnce);
     load(addr, on("warm-up", ""), &warm_search, 2, Pass::EachOnce);
-    runs.push(load(addr, on("/api/similar", "cold"), &similar, clients, Pass::EachOnce));
-    runs.push(load(addr, on("/api/similar", "steady"), &similar, clients, Pass::For(duration)));
+    runs.push(load(
+        addr,
+        on("/api/similar", "cold"),
+        &similar,
+        clients,
+        Pass::EachOnce,
+    ));
+    runs.push(load(
+        addr,
+        on("/api/similar", "steady"),
+        &similar,
+        clients,
+        Pass::For(duration),
+    ));
     let before = search_stats(&server);
-    runs.push(load(addr, on("/api/search", "cold"), &search, search_clients, Pass::EachOnce));
+    runs.push(load(
+        addr,
+        on("/api/search", "cold"),
+        &search,
+        search_clients,
+        Pass::EachOnce,
+    ));
     notes.push(format!("search, cold: {}", batches(&server, before)));
-    runs.push(load(addr, on("/api/search", "steady"), &search, search_clients, Pass::For(duration)));
+    runs.push(load(
+        addr,
+        on("/api/search", "steady"),
+        &search,
+        search_clients,
+        Pass::For(duration),
+    ));
     let (entries, bytes) = server.state().unwrap().answers.usage();
-    notes.push(format!("answer cache: {entries} answers, {:.1} MiB", bytes as f64 / (1 << 20) as f64));
+    notes.push(format!(
+        "answer cache: {entries} answers, {:.1} MiB",
+        bytes as f64 / (1 << 20) as f64
+    ));
 
     if bench {
         // The same query without HTTP, one thread: what a request costs the library.

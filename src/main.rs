@@ -239,8 +239,7 @@ fn serve(o: &mut Options, addr: std::net::SocketAddr, cache_mb: usize) -> Result
     let ix = open(o)?;
     let embedder = app::query_embedder(&ix, &o.config)?;
     let papers = ix.paper_count();
-    let state =
-        recommend::serve::State::new(ix, Some(embedder))?.with_cache_bytes(cache_mb << 20);
+    let state = recommend::serve::State::new(ix, Some(embedder))?.with_cache_bytes(cache_mb << 20);
     let server = recommend::serve::start(state, addr, recommend::serve::default_workers())?;
     eprintln!("serving {papers} papers on http://{}/", server.addr());
     server.wait();

@@ -86,7 +86,11 @@ fn similar_key(state: &State, req: &SimilarRequest) -> Option<String> {
                 rows.push(row);
             }
         }
-        Some(rows.into_iter().map(|r| state.papers[r].id.clone()).collect())
+        Some(
+            rows.into_iter()
+                .map(|r| state.papers[r].id.clone())
+                .collect(),
+        )
     };
     let key = SimilarRequest {
         ids: canonical(&req.ids)?,
@@ -101,7 +105,11 @@ pub fn similar(state: &State, p: &Params) -> Reply {
         Ok(r) => r,
         Err(f) => return f.into(),
     };
-    let key = state.answers.enabled().then(|| similar_key(state, &req)).flatten();
+    let key = state
+        .answers
+        .enabled()
+        .then(|| similar_key(state, &req))
+        .flatten();
     cached(state, key, || {
         Ok(query::similar(&state.index, &state.space, &req)?)
     })
