@@ -287,6 +287,10 @@ fn main() {
         search.len(),
         queries.queries.len().min(search.len())
     );
+    let routes = [
+        ("/api/similar", &similar[..], clients),
+        ("/api/search", &search[..], search_clients),
+    ];
     let mut runs = Vec::new();
     let mut notes = Vec::new();
 
@@ -296,36 +300,22 @@ fn main() {
         let addr = server.addr();
         let none = |route| (route, "none", "no cache");
         // Warm-up on requests of the same kind (nothing is kept).
-        load(
-            addr,
-            none("warm-up"),
-            &similar,
-            2,
-            Pass::For(Duration::from_millis(300)),
-        );
-        load(
-            addr,
-            none("warm-up"),
-            &search,
-            2,
-            Pass::For(Duration::from_millis(300)),
-        );
-        runs.push(load(
-            addr,
-            none("/api/similar"),
-            &similar,
-            clients,
-            Pass::For(duration),
-        ));
-        let before = search_stats(&server);
-        runs.push(load(
-            addr,
-            none("/api/search"),
-            &search,
-            search_clients,
-            Pass::For(duration),
-        ));
-        notes.push(format!("search, no cache: {}", batches(&server, before)));
+        for (_, paths, _) in routes {
+            load(
+                addr,
+                none("warm-up"),
+                paths,
+                2,
+                Pass::For(Duration::from_millis(300)),
+            );
+        }
+        for (route, paths, n) in routes {
+            let before = search_stats(&server);
+            runs.push(load(addr, none(route), paths, n, Pass::For(duration)));
+            if route == "/api/search" {
+                notes.push(format!("search, no cache: {}", batches(&server, before)));
+            }
+        }
         server.stop();
     }
 
@@ -344,36 +334,20 @@ fn main() {
         .collect();
     load(addr, on("warm-up", ""), &warm_similar, 2, Pass::EachOnce);
     load(addr, on("warm-up", ""), &warm_search, 2, Pass::EachOnce);
-    runs.push(load(
-        addr,
-        on("/api/similar", "cold"),
-        &similar,
-        clients,
-        Pass::EachOnce,
-    ));
-    runs.push(load(
-        addr,
-        on("/api/similar", "steady"),
-        &similar,
-        clients,
-        Pass::For(duration),
-    ));
-    let before = search_stats(&server);
-    runs.push(load(
-        addr,
-        on("/api/search", "cold"),
-        &search,
-        search_clients,
-        Pass::EachOnce,
-    ));
-    notes.push(format!("search, cold: {}", batches(&server, before)));
-    runs.push(load(
-        addr,
-        on("/api/search", "steady"),
-        &search,
-        search_clients,
-        Pass::For(duration),
-    ));
+    for (route, paths, n) in routes {
+        let before = search_stats(&server);
+        runs.push(load(addr, on(route, "cold"), paths, n, Pass::EachOnce));
+        if route == "/api/search" {
+            notes.push(format!("search, cold: {}", batches(&server, before)));
+        }
+        runs.push(load(
+            addr,
+            on(route, "steady"),
+            paths,
+            n,
+            Pass::For(duration),
+        ));
+    }
     let (entries, bytes) = server.state().unwrap().answers.usage();
     notes.push(format!(
         "answer cache: {entries} answers, {:.1} MiB",
