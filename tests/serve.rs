@@ -233,6 +233,20 @@ fn answers_asked_again_come_from_the_cache_and_only_for_the_same_request() {
     }
 }
 
+/// `--cache-mb 0`: nothing is kept, every answer is computed (and still the library's).
+#[test]
+fn a_server_without_cache_computes_every_answer() {
+    let off = common::start_with_cache(&common::seed_index(), 2, 0);
+    for _ in 0..2 {
+        let a = get_from(&off, "/api/similar?id=CAD&k=4");
+        assert_eq!(a.status, 200);
+        assert_eq!(a.x_cache, None);
+        assert_eq!(a.json(), library_similar(&SimilarRequest::new("CAD", 4)));
+    }
+    assert_eq!(off.state().unwrap().answers.usage(), (0, 0));
+    off.stop();
+}
+
 #[test]
 fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
     for (path, status, needle) in [
