@@ -20,10 +20,10 @@ use crate::chunk::Lang;
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
 use crate::index::format::LEXICAL;
-use crate::index::{ann, csls, Index, PaperMeta, Scan, StoreError};
+use crate::index::{ann, Index, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
 
 /// How two papers are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -287,25 +287,25 @@ pub enum QueryError {
 /// what every query needs and the index does not store ready to use.
 pub struct PaperSpace {
     dim: usize,
-    /// Every paper's short metadata (filters, result lists).
-    metas: Vec<PaperMeta>,
-    /// Passage rows of each paper.
-    by_paper: Vec<Range<usize>>,
-    /// Paper vectors minus the collection mean, re-normalized (CSLS and `Centered`).
-    centered: Vec<f32>,
+    /// Every paper's short metadata, read on the first filtered query (a query without a
+    /// filter reads only the rows it prints).
+    metas: std::sync::OnceLock<Vec<PaperMeta>>,
     /// The mean passage vector of each language (`None`: passages of unknown language,
     /// and the fallback for a language with no mean): passage matching compares passages
     /// after subtracting their language's mean, so that a Korean and an English passage on
-    /// one topic are as close as two Korean ones (see `centered_passage`).
+    /// one topic are as close as two Korean ones (see `centered_passages`).
     lang_means: Vec<(Option<Lang>, Vec<f32>)>,
     lexical: LexicalStats,
 }
 
 /// What candidates are scored against: one paper, or several merged into a pseudo-paper.
 struct Probe {
-    /// Unit paper vector (raw and centered).
+    /// Unit paper vector (raw and centered: minus the collection's mean paper vector,
+    /// re-normalized).
     raw: Vec<f32>,
     centered: Vec<f32>,
+    /// `centered · mean`, for cosines against stored papers (`csls::CenterView::cosine`).
+    centered_mean: f32,
     /// CSLS hubness of the probe (constant over candidates; kept so that single-paper
     /// scores are today's CSLS scores).
     hubness: f32,
@@ -331,9 +331,6 @@ impl PaperSpace {
         let dim = index.dim();
         let lang_means = language_means(index);
         let n = index.paper_count();
-        let metas = (0..n)
-            .map(|i| index.paper_meta(i))
-            .collect::<Result<Vec<_>, _>>()?;
         let lexical = match index.read_file(LEXICAL)? {
             Some(bytes) => LexicalStats::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
                 dir: index.dir().to_path_buf(),
@@ -342,8 +339,8 @@ impl PaperSpace {
             // Written before lexical statistics were stored: count them now.
             None => {
                 let mut texts = Vec::with_capacity(n);
-                for (i, m) in metas.iter().enumerate() {
-                    let mut t = vec![m.title.clone()];
+                for i in 0..n {
+                    let mut t = vec![index.paper_meta(i)?.title];
                     for row in index.passages_of(i) {
                         t.push(index.passage_text(row)?);
                     }
@@ -360,94 +357,125 @@ impl PaperSpace {
         }
         Ok(Self {
             dim,
-            metas,
-            by_paper: (0..n).map(|i| index.passages_of(i)).collect(),
-            centered: csls::centered(index.paper_vectors(), dim),
+            metas: Default::default(),
             lang_means,
             lexical,
         })
     }
 
-    fn centered_row(&self, i: usize) -> &[f32] {
-        &self.centered[i * self.dim..(i + 1) * self.dim]
+    /// Cosine of the probe and paper `j` in the centered space, from the index's stored
+    /// mean and norms: no centered copy of the collection is made.
+    fn centered_cos(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
+        let center = index.center();
+        center.cosine(&probe.centered, probe.centered_mean, index.paper_vectors(), j)
     }
 
     /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
     fn probe(&self, index: &Index, seeds: &[usize]) -> Probe {
         let d = self.dim;
+        let center = index.center();
+        let each: Vec<Vec<f32>> = seeds
+            .iter()
+            .map(|&s| center.centered(index.paper_vector(s)))
+            .collect();
+        let centered = mean_rows(each.iter().map(Vec::as_slice), d);
+        let centered_mean = ann::dot(&centered, center.mean);
         Probe {
             raw: mean_rows(seeds.iter().map(|&s| index.paper_vector(s)), d),
-            centered: mean_rows(seeds.iter().map(|&s| self.centered_row(s)), d),
+            centered,
+            centered_mean,
             hubness: seeds.iter().map(|&s| index.hubness()[s]).sum::<f32>() / seeds.len() as f32,
             passages: seeds
                 .iter()
-                .flat_map(|&s| self.by_paper[s].clone())
+                .flat_map(|&s| index.passages_of(s))
                 .collect(),
             papers: seeds.to_vec(),
         }
     }
 
     fn csls(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        2.0 * ann::dot(&probe.centered, self.centered_row(j)) - probe.hubness - index.hubness()[j]
+        2.0 * self.centered_cos(index, probe, j) - probe.hubness - index.hubness()[j]
     }
 
-    /// Passage `i` minus the mean passage of its language, re-normalized. The multilingual
-    /// model puts every Korean passage nearer every other Korean passage than any English
-    /// one, whatever the topic: without this, papers summarized in both languages (the
-    /// digests) match each other for their shared layout. Measured on the judged set
-    /// (`recommend eval`): matching alone nDCG@10 0.581 with one global mean, 0.618 with
-    /// per-language means.
-    fn centered_passage(&self, index: &Index, i: usize) -> Vec<f32> {
-        let lang = index.passage_lang(i);
-        let mean = self
-            .lang_means
+    /// The mean passage of language `lang` (or of all passages, for a language with no
+    /// mean of its own).
+    fn lang_mean(&self, lang: Option<Lang>) -> Option<&[f32]> {
+        self.lang_means
             .iter()
             .find(|(l, _)| *l == lang)
             .or_else(|| self.lang_means.iter().find(|(l, _)| l.is_none()))
-            .map(|(_, m)| m.as_slice());
-        let row = index.passage_vector(i);
-        let v = match mean {
-            Some(m) => row.iter().zip(m).map(|(x, m)| x - m).collect(),
-            None => row.to_vec(),
-        };
-        unit(v)
+            .map(|(_, m)| m.as_slice())
     }
 
-    /// Symmetric passage matching of the probe's passages (already centered) and paper
-    /// `b`'s: each passage's best match in the other paper, averaged over both papers.
-    fn matching(&self, index: &Index, probe: &[Vec<f32>], b: usize) -> f32 {
-        let theirs: Vec<Vec<f32>> = self.by_paper[b]
-            .clone()
-            .map(|j| self.centered_passage(index, j))
-            .collect();
-        if probe.is_empty() || theirs.is_empty() {
-            return 0.0;
-        }
-        let mut best_theirs = vec![f32::NEG_INFINITY; theirs.len()];
-        let mut ours = 0f32;
-        for p in probe {
-            let mut best = f32::NEG_INFINITY;
-            for (k, t) in theirs.iter().enumerate() {
-                let s = ann::dot(p, t);
-                best = best.max(s);
-                best_theirs[k] = best_theirs[k].max(s);
+    /// Passages `rows`, each minus the mean passage of its language and re-normalized, one
+    /// after another in one row-major block. The multilingual model puts every Korean
+    /// passage nearer every other Korean passage than any English one, whatever the topic:
+    /// without this, papers summarized in both languages (the digests) match each other for
+    /// their shared layout. Measured on the judged set (`recommend eval`): matching alone
+    /// nDCG@10 0.581 with one global mean, 0.618 with per-language means.
+    fn centered_passages(&self, index: &Index, rows: impl Iterator<Item = usize>) -> Vec<f32> {
+        let mut out = Vec::new();
+        for i in rows {
+            let start = out.len();
+            out.extend_from_slice(index.passage_vector(i));
+            if let Some(mean) = self.lang_mean(index.passage_lang(i)) {
+                out[start..].iter_mut().zip(mean).for_each(|(x, m)| *x -= m);
             }
-            ours += best;
+            crate::embed::pool::normalize(&mut out[start..]);
         }
-        let theirs_mean = best_theirs.iter().sum::<f32>() / theirs.len() as f32;
-        (ours / probe.len() as f32 + theirs_mean) / 2.0
+        out
     }
 
-    fn centered_passages(&self, index: &Index, rows: &[usize]) -> Vec<Vec<f32>> {
-        rows.iter()
-            .map(|&i| self.centered_passage(index, i))
+    /// Symmetric passage matching (BERTScore-style) of the probe's passages and each
+    /// candidate's: each passage's best match in the other paper, averaged over both
+    /// papers. All the cosines are one matrix product (candidate passages × probe
+    /// passages), so a query costs one pass over the shortlist's passages and no
+    /// allocation per candidate.
+    fn matching(&self, index: &Index, probe: &[usize], candidates: &[usize]) -> Vec<f32> {
+        let d = self.dim;
+        let rows: Vec<usize> = candidates
+            .iter()
+            .flat_map(|&j| index.passages_of(j))
+            .collect();
+        if probe.is_empty() || rows.is_empty() {
+            return vec![0.0; candidates.len()];
+        }
+        let ours = self.centered_passages(index, probe.iter().copied());
+        let theirs = self.centered_passages(index, rows.iter().copied());
+        let ours = ArrayView2::from_shape((probe.len(), d), &ours).expect("rows of dim");
+        let theirs = ArrayView2::from_shape((rows.len(), d), &theirs).expect("rows of dim");
+        // cos[k][i]: candidate passage k against probe passage i.
+        let cos = theirs.dot(&ours.t());
+        let mut best_ours = vec![f32::NEG_INFINITY; probe.len()];
+        let mut at = 0;
+        candidates
+            .iter()
+            .map(|&j| {
+                let len = index.passages_of(j).len();
+                if len == 0 {
+                    return 0.0;
+                }
+                best_ours.fill(f32::NEG_INFINITY);
+                let mut theirs_sum = 0f32;
+                for row in cos.rows().into_iter().skip(at).take(len) {
+                    let mut best = f32::NEG_INFINITY;
+                    for (b, &s) in best_ours.iter_mut().zip(row) {
+                        best = best.max(s);
+                        *b = b.max(s);
+                    }
+                    theirs_sum += best;
+                }
+                at += len;
+                let ours_mean = best_ours.iter().sum::<f32>() / probe.len() as f32;
+                (ours_mean + theirs_sum / len as f32) / 2.0
+            })
             .collect()
     }
 
     fn max_sim(&self, index: &Index, probe: &[usize], b: usize) -> f32 {
         let mut best = f32::NEG_INFINITY;
         for &i in probe {
-            for j in self.by_paper[b].clone() {
+            for j in index.passages_of(b) {
                 best = best.max(ann::dot(index.passage_vector(i), index.passage_vector(j)));
             }
         }
@@ -471,7 +499,8 @@ impl PaperSpace {
                     .iter()
                     .map(|&p| self.lexical.paper(p, &fusion.terms))
                     .collect::<Vec<_>>()
-                    .iter(),
+                    .iter()
+                    .map(|p| &**p),
             );
             candidates
                 .iter()
@@ -481,13 +510,10 @@ impl PaperSpace {
         let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
         match scoring {
             Scoring::Cosine => each(&|j| ann::dot(&probe.raw, index.paper_vector(j))),
-            Scoring::Centered => each(&|j| ann::dot(&probe.centered, self.centered_row(j))),
+            Scoring::Centered => each(&|j| self.centered_cos(index, probe, j)),
             Scoring::Csls => each(&|j| self.csls(index, probe, j)),
             Scoring::MaxSim => each(&|j| self.max_sim(index, &probe.passages, j)),
-            Scoring::Matching => {
-                let ours = self.centered_passages(index, &probe.passages);
-                each(&|j| self.matching(index, &ours, j))
-            }
+            Scoring::Matching => self.matching(index, &probe.passages, candidates),
             Scoring::Lexical => lexical(),
             Scoring::Fused => {
                 let mut total = vec![0f32; candidates.len()];
@@ -499,8 +525,7 @@ impl PaperSpace {
                 };
                 add(fusion.csls, &|| each(&|j| self.csls(index, probe, j)));
                 add(fusion.matching, &|| {
-                    let ours = self.centered_passages(index, &probe.passages);
-                    each(&|j| self.matching(index, &ours, j))
+                    self.matching(index, &probe.passages, candidates)
                 });
                 add(fusion.lexical, &lexical);
                 total
@@ -635,18 +660,31 @@ fn resolve_ids(index: &Index, wanted: &[String]) -> Result<Vec<usize>, ids::Unkn
 }
 
 impl PaperSpace {
-    fn paper_ref(&self, i: usize) -> PaperRef {
-        PaperRef {
-            id: self.metas[i].id.clone(),
-            title: self.metas[i].title.clone(),
-        }
-    }
-
     /// Papers that pass `filter` (after checking it against the collection).
-    fn allowed(&self, filter: &Filter) -> Result<Vec<bool>, FilterError> {
-        filter.check(&self.metas)?;
-        Ok(self.metas.iter().map(|m| filter.allows(m)).collect())
+    fn allowed(&self, index: &Index, filter: &Filter) -> Result<Vec<bool>, QueryError> {
+        if filter.is_empty() {
+            return Ok(vec![true; index.paper_count()]);
+        }
+        let metas = match self.metas.get() {
+            Some(m) => m,
+            None => {
+                let all = (0..index.paper_count())
+                    .map(|i| index.paper_meta(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.metas.get_or_init(|| all)
+            }
+        };
+        filter.check(metas)?;
+        Ok(metas.iter().map(|m| filter.allows(m)).collect())
     }
+}
+
+fn paper_ref(index: &Index, i: usize) -> Result<PaperRef, StoreError> {
+    let m = index.paper_meta(i)?;
+    Ok(PaperRef {
+        id: m.id,
+        title: m.title,
+    })
 }
 
 /// Papers like the request's seeds, best first; never a seed or a paper to avoid, and only
@@ -662,10 +700,10 @@ pub fn similar(
         return Err(QueryError::NoSeed);
     }
     if let Some(&both) = pos.iter().find(|p| neg.contains(p)) {
-        return Err(QueryError::SeedAndNot(space.metas[both].id.clone()));
+        return Err(QueryError::SeedAndNot(paper_ref(index, both)?.id));
     }
-    let allowed = space.allowed(&req.filter)?;
-    let candidates: Vec<usize> = (0..space.metas.len())
+    let allowed = space.allowed(index, &req.filter)?;
+    let candidates: Vec<usize> = (0..index.paper_count())
         .filter(|i| allowed[*i] && !pos.contains(i) && !neg.contains(i))
         .collect();
     let ranked = space.rank(index, req, &pos, &neg, &candidates);
@@ -675,23 +713,32 @@ pub fn similar(
         .into_iter()
         .take(req.k)
         .map(|(j, score)| {
-            let (seed, qc, mc) = best_pair(index, space, &pos, j);
+            let (seed, qc, mc) = best_pair(index, &pos, j);
+            let found = paper_ref(index, j)?;
             Ok(SimilarHit {
-                id: space.metas[j].id.clone(),
-                title: space.metas[j].title.clone(),
+                id: found.id,
+                title: found.title,
                 score,
                 why: Why {
                     query_passage: text(qc)?,
                     match_passage: text(mc)?,
-                    seed: several.then(|| space.metas[seed].id.clone()),
+                    seed: several
+                        .then(|| paper_ref(index, seed).map(|r| r.id))
+                        .transpose()?,
                 },
             })
         })
         .collect::<Result<_, StoreError>>()?;
     Ok(Similar {
-        query: space.paper_ref(pos[0]),
-        also: pos[1..].iter().map(|&i| space.paper_ref(i)).collect(),
-        not: neg.iter().map(|&i| space.paper_ref(i)).collect(),
+        query: paper_ref(index, pos[0])?,
+        also: pos[1..]
+            .iter()
+            .map(|&i| paper_ref(index, i))
+            .collect::<Result<_, _>>()?,
+        not: neg
+            .iter()
+            .map(|&i| paper_ref(index, i))
+            .collect::<Result<_, _>>()?,
         results,
     })
 }
@@ -700,15 +747,14 @@ pub fn similar(
 /// and the seed it came from.
 fn best_pair(
     index: &Index,
-    space: &PaperSpace,
     seeds: &[usize],
     b: usize,
 ) -> (usize, Option<usize>, Option<usize>) {
     let mut best = (seeds[0], None, None);
     let mut best_score = f32::NEG_INFINITY;
     for &s in seeds {
-        for i in space.by_paper[s].clone() {
-            for j in space.by_paper[b].clone() {
+        for i in index.passages_of(s) {
+            for j in index.passages_of(b) {
                 let v = ann::dot(index.passage_vector(i), index.passage_vector(j));
                 if v > best_score {
                     best_score = v;
@@ -749,7 +795,7 @@ pub fn search_with_vector(
             model: qv.len(),
         });
     }
-    let allowed = space.allowed(&req.filter)?;
+    let allowed = space.allowed(index, &req.filter)?;
     let passing = allowed.iter().filter(|a| **a).count();
     let total = index.passage_count();
     // Enough passages that k distinct papers are almost surely among them.
@@ -808,9 +854,10 @@ pub fn search_with_vector(
     let mut results = Vec::new();
     for i in order.into_iter().take(req.k) {
         let (p, row, score) = best[i];
+        let found = paper_ref(index, p)?;
         results.push(SearchHit {
-            id: space.metas[p].id.clone(),
-            title: space.metas[p].title.clone(),
+            id: found.id,
+            title: found.title,
             score,
             passage: index.passage_text(row)?,
         });
