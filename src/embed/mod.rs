@@ -237,19 +237,26 @@ impl Embedder {
                 Backend::Candle => Model::Candle(bert::Bert::load(src, &config, &device)?),
             })
         };
-        let model = match &files.weights {
-            WeightsFile::Gguf(p) => {
-                weights::Gguf::open(p, &device).and_then(|mut src| load(&mut src))
+        // The tokenizer (a 250k-piece unigram model: its trie is most of a query process's
+        // start-up) loads on a second thread while the weights are read and packed.
+        let (model, tokenizer) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| load_tokenizer(files));
+            let model = match &files.weights {
+                WeightsFile::Gguf(p) => {
+                    weights::Gguf::open(p, &device).and_then(|mut src| load(&mut src))
+                }
+                WeightsFile::Safetensors(ps) => {
+                    weights::Safetensors::open(ps, &device).and_then(|mut src| load(&mut src))
+                }
             }
-            WeightsFile::Safetensors(ps) => {
-                weights::Safetensors::open(ps, &device).and_then(|mut src| load(&mut src))
-            }
-        }
-        .map_err(|e| EmbedError::Model {
-            path,
-            message: e.to_string(),
-        })?;
-        let tokenizer = load_tokenizer(files)?;
+            .map_err(|e| EmbedError::Model {
+                path,
+                message: e.to_string(),
+            });
+            let tokenizer = tokenizer.join().expect("the tokenizer thread does not panic");
+            (model, tokenizer)
+        });
+        let (model, tokenizer) = (model?, tokenizer?);
         Ok(Self {
             model,
             workspaces: Default::default(),
