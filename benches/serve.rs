@@ -357,7 +357,9 @@ fn main() {
     if bench {
         // The same query without HTTP, one thread: what a request costs the library.
         let ix = recommend::index::Index::open(&dir).unwrap();
-        let space = recommend::query::PaperSpace::new(&ix).unwrap();
+        let space = recommend::query::PaperSpace::new(&ix)
+            .unwrap()
+            .keep_passages(&ix, recommend::query::KEEP_PASSAGES_BYTES);
         let start = Instant::now();
         let mut calls = 0;
         while start.elapsed() < Duration::from_secs(2) {

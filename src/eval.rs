@@ -416,6 +416,8 @@ fn rank_figures(
     let Ok(space) = PaperSpace::new(ix) else {
         return Figures::default();
     };
+    // Every judged query and sweep setting ranks the same passages.
+    let space = space.keep_passages(ix, crate::query::KEEP_PASSAGES_BYTES);
     let ranked = |ids: Vec<String>| -> Option<Vec<String>> {
         let req = SimilarRequest {
             ids,

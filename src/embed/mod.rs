@@ -253,7 +253,9 @@ impl Embedder {
                 path,
                 message: e.to_string(),
             });
-            let tokenizer = tokenizer.join().expect("the tokenizer thread does not panic");
+            let tokenizer = tokenizer
+                .join()
+                .expect("the tokenizer thread does not panic");
             (model, tokenizer)
         });
         let (model, tokenizer) = (model?, tokenizer?);

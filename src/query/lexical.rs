@@ -126,6 +126,27 @@ impl Sparse {
         s
     }
 
+    /// Cosine with a vector given densely (`dense[term]`, see `to_dense`): one lookup per
+    /// term of `self` instead of a merge of two term lists. The same terms are summed in
+    /// the same order, so it equals `dot` exactly.
+    pub fn dot_dense(&self, dense: &[f32]) -> f32 {
+        self.0
+            .iter()
+            .map(|&(t, w)| w * dense.get(t as usize).copied().unwrap_or(0.0))
+            .sum()
+    }
+
+    /// This vector over a vocabulary of `terms` terms, densely.
+    pub fn to_dense(&self, terms: usize) -> Vec<f32> {
+        let mut dense = vec![0f32; terms];
+        for &(t, w) in &self.0 {
+            if let Some(x) = dense.get_mut(t as usize) {
+                *x = w;
+            }
+        }
+        dense
+    }
+
     /// The normalized sum of several vectors (a reading list's terms taken together).
     pub fn sum<'a>(parts: impl Iterator<Item = &'a Sparse>) -> Sparse {
         let mut all: Vec<(u32, f32)> = parts.flat_map(|p| p.0.iter().copied()).collect();
@@ -219,6 +240,11 @@ impl LexicalStats {
             }
         }
         Self::build(texts.into_iter())
+    }
+
+    /// Size of the vocabulary.
+    pub fn terms(&self) -> usize {
+        self.vocab.len()
     }
 
     pub fn papers(&self) -> usize {
@@ -428,6 +454,10 @@ mod tests {
         assert_eq!(s.paper(2, &strict).dot(&s.paper(3, &strict)), 0.0);
         let q = s.text("hallucination in generation", &w);
         assert!(q.dot(&p[0]) > 0.5 && q.dot(&p[1]) == 0.0);
+        for (a, b) in [(0, 1), (0, 2), (2, 3), (1, 1)] {
+            let dense = p[a].to_dense(s.terms());
+            assert_eq!(p[b].dot_dense(&dense), p[b].dot(&p[a]), "{a} {b}");
+        }
         let both = Sparse::sum([&p[0], &p[2]].into_iter());
         assert!(both.dot(&p[0]) > 0.5 && both.dot(&p[2]) > 0.5);
     }

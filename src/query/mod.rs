@@ -23,6 +23,7 @@ use crate::index::format::LEXICAL;
 use crate::index::{ann, Index, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
 use ndarray::ArrayView2;
+use recommend_kernels::{Epilogue, Kernels, PackedF32};
 use serde::{Deserialize, Serialize};
 
 /// How two papers are compared.
@@ -82,6 +83,15 @@ impl Default for Fusion {
         }
     }
 }
+
+/// Centered passage vectors a long-lived caller (the server, eval) keeps, at most
+/// (`PaperSpace::keep_passages`): every passage of an index of up to about 170,000
+/// passages of 384 dimensions; above that each query centers its own shortlist's passages.
+pub const KEEP_PASSAGES_BYTES: usize = 256 << 20;
+
+/// Vocabularies up to this many terms get a dense copy of the probe's tf-idf vector per
+/// query (4 MiB at most).
+const DENSE_TERMS: usize = 1 << 20;
 
 /// Papers a cheap first stage (CSLS on paper vectors) keeps for the scorings that compare
 /// passages: their cost then stays flat as the collection grows.
@@ -296,6 +306,8 @@ pub struct PaperSpace {
     /// one topic are as close as two Korean ones (see `centered_passages`).
     lang_means: Vec<(Option<Lang>, Vec<f32>)>,
     lexical: LexicalStats,
+    /// Every passage centered, when a long-lived caller asked for it (`keep_passages`).
+    kept: Option<(Kernels, PackedF32)>,
 }
 
 /// What candidates are scored against: one paper, or several merged into a pseudo-paper.
@@ -360,6 +372,7 @@ impl PaperSpace {
             metas: Default::default(),
             lang_means,
             lexical,
+            kept: None,
         })
     }
 
@@ -367,7 +380,12 @@ impl PaperSpace {
     /// mean and norms: no centered copy of the collection is made.
     fn centered_cos(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
         let center = index.center();
-        center.cosine(&probe.centered, probe.centered_mean, index.paper_vectors(), j)
+        center.cosine(
+            &probe.centered,
+            probe.centered_mean,
+            index.paper_vectors(),
+            j,
+        )
     }
 
     /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
@@ -385,10 +403,7 @@ impl PaperSpace {
             centered,
             centered_mean,
             hubness: seeds.iter().map(|&s| index.hubness()[s]).sum::<f32>() / seeds.len() as f32,
-            passages: seeds
-                .iter()
-                .flat_map(|&s| index.passages_of(s))
-                .collect(),
+            passages: seeds.iter().flat_map(|&s| index.passages_of(s)).collect(),
             papers: seeds.to_vec(),
         }
     }
@@ -418,56 +433,105 @@ impl PaperSpace {
         for i in rows {
             let start = out.len();
             out.extend_from_slice(index.passage_vector(i));
+            let row = &mut out[start..];
             if let Some(mean) = self.lang_mean(index.passage_lang(i)) {
-                out[start..].iter_mut().zip(mean).for_each(|(x, m)| *x -= m);
+                row.iter_mut().zip(mean).for_each(|(x, m)| *x -= m);
             }
-            crate::embed::pool::normalize(&mut out[start..]);
+            let norm = ann::dot(row, row).sqrt();
+            if norm > 0.0 {
+                let inv = 1.0 / norm;
+                row.iter_mut().for_each(|x| *x *= inv);
+            }
         }
         out
     }
 
+    /// Keeps every passage centered (`centered_passages`) and packed for the CPU's matrix
+    /// kernels (`recommend_kernels`) for the life of this space, when they fit in
+    /// `budget_bytes`. A server or an evaluation that answers many queries then compares a
+    /// probe with every passage in one product against weights packed once, instead of
+    /// centering and packing the candidates' passages on every query (together nine
+    /// tenths of an uncached `similar` call). A one-shot CLI query does without: it
+    /// centers only its shortlist.
+    pub fn keep_passages(mut self, index: &Index, budget_bytes: usize) -> Self {
+        let n = index.passage_count();
+        if n > 0 && n * self.dim * std::mem::size_of::<f32>() <= budget_bytes {
+            let all = self.centered_passages(index, 0..n);
+            let kernels = Kernels::best();
+            self.kept = Some((kernels, kernels.pack_f32(&all, n, self.dim, None)));
+        }
+        self
+    }
+
     /// Symmetric passage matching (BERTScore-style) of the probe's passages and each
     /// candidate's: each passage's best match in the other paper, averaged over both
-    /// papers. All the cosines are one matrix product (candidate passages × probe
+    /// papers. All the cosines are one matrix product (probe passages × candidate
     /// passages), so a query costs one pass over the shortlist's passages and no
     /// allocation per candidate.
     fn matching(&self, index: &Index, probe: &[usize], candidates: &[usize]) -> Vec<f32> {
         let d = self.dim;
-        let rows: Vec<usize> = candidates
-            .iter()
-            .flat_map(|&j| index.passages_of(j))
-            .collect();
-        if probe.is_empty() || rows.is_empty() {
+        let p = probe.len();
+        let wanted: usize = candidates.iter().map(|&j| index.passages_of(j).len()).sum();
+        if p == 0 || wanted == 0 {
             return vec![0.0; candidates.len()];
         }
         let ours = self.centered_passages(index, probe.iter().copied());
-        let theirs = self.centered_passages(index, rows.iter().copied());
-        let ours = ArrayView2::from_shape((probe.len(), d), &ours).expect("rows of dim");
-        let theirs = ArrayView2::from_shape((rows.len(), d), &theirs).expect("rows of dim");
-        // cos[k][i]: candidate passage k against probe passage i.
-        let cos = theirs.dot(&ours.t());
-        let mut best_ours = vec![f32::NEG_INFINITY; probe.len()];
-        let mut at = 0;
+        // cos[i * width + c]: probe passage i against column c, where each candidate's
+        // passages are the columns from `first[j]`: every passage of the index in index
+        // order (the kept, packed passages, when the candidates hold a good part of
+        // them), or else the candidates' passages centered now, in candidate order.
+        let (cos, width, first): (Vec<f32>, usize, Vec<usize>) = match &self.kept {
+            Some((kernels, packed)) if 4 * wanted >= index.passage_count() => {
+                let n = index.passage_count();
+                let mut cos = vec![0f32; p * n];
+                kernels.sgemm(p, &ours, d, packed, &mut cos, n, &Epilogue::default());
+                let first = candidates
+                    .iter()
+                    .map(|&j| index.passages_of(j).start)
+                    .collect();
+                (cos, n, first)
+            }
+            _ => {
+                let rows = candidates.iter().flat_map(|&j| index.passages_of(j));
+                let theirs = self.centered_passages(index, rows);
+                let theirs = ArrayView2::from_shape((wanted, d), &theirs).expect("rows of dim");
+                let ours = ArrayView2::from_shape((p, d), &ours).expect("rows of dim");
+                let cos = ours.dot(&theirs.t()).into_raw_vec_and_offset().0;
+                let mut at = 0;
+                let first = candidates
+                    .iter()
+                    .map(|&j| {
+                        let col = at;
+                        at += index.passages_of(j).len();
+                        col
+                    })
+                    .collect();
+                (cos, wanted, first)
+            }
+        };
+        let mut best_theirs = Vec::new();
         candidates
             .iter()
-            .map(|&j| {
+            .zip(first)
+            .map(|(&j, first)| {
                 let len = index.passages_of(j).len();
                 if len == 0 {
                     return 0.0;
                 }
-                best_ours.fill(f32::NEG_INFINITY);
-                let mut theirs_sum = 0f32;
-                for row in cos.rows().into_iter().skip(at).take(len) {
+                best_theirs.clear();
+                best_theirs.resize(len, f32::NEG_INFINITY);
+                let mut ours_sum = 0f32;
+                for i in 0..p {
+                    let row = &cos[i * width + first..i * width + first + len];
                     let mut best = f32::NEG_INFINITY;
-                    for (b, &s) in best_ours.iter_mut().zip(row) {
+                    for (t, &s) in best_theirs.iter_mut().zip(row) {
                         best = best.max(s);
-                        *b = b.max(s);
+                        *t = t.max(s);
                     }
-                    theirs_sum += best;
+                    ours_sum += best;
                 }
-                at += len;
-                let ours_mean = best_ours.iter().sum::<f32>() / probe.len() as f32;
-                (ours_mean + theirs_sum / len as f32) / 2.0
+                let theirs_mean = best_theirs.iter().sum::<f32>() / len as f32;
+                (ours_sum / p as f32 + theirs_mean) / 2.0
             })
             .collect()
     }
@@ -502,9 +566,19 @@ impl PaperSpace {
                     .iter()
                     .map(|p| &**p),
             );
+            // The probe's terms spread over the vocabulary (when that is of a size to
+            // allocate per query): each candidate then costs one lookup per term.
+            let dense =
+                (self.lexical.terms() <= DENSE_TERMS).then(|| q.to_dense(self.lexical.terms()));
             candidates
                 .iter()
-                .map(|&j| q.dot(&self.lexical.paper(j, &fusion.terms)))
+                .map(|&j| {
+                    let theirs = self.lexical.paper(j, &fusion.terms);
+                    match &dense {
+                        Some(dense) => theirs.dot_dense(dense),
+                        None => q.dot(&theirs),
+                    }
+                })
                 .collect::<Vec<f32>>()
         };
         let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
@@ -745,11 +819,7 @@ pub fn similar(
 
 /// The pair of passages, one from a seed and one from paper `b`, whose vectors agree most,
 /// and the seed it came from.
-fn best_pair(
-    index: &Index,
-    seeds: &[usize],
-    b: usize,
-) -> (usize, Option<usize>, Option<usize>) {
+fn best_pair(index: &Index, seeds: &[usize], b: usize) -> (usize, Option<usize>, Option<usize>) {
     let mut best = (seeds[0], None, None);
     let mut best_score = f32::NEG_INFINITY;
     for &s in seeds {
@@ -876,5 +946,76 @@ mod tests {
         let var = z.iter().map(|x| x * x).sum::<f32>() / 4.0;
         assert!((var - 1.0).abs() < 1e-5);
         assert_eq!(standardized(vec![5.0, 5.0]), vec![0.0, 0.0]);
+    }
+
+    /// Passage matching as one matrix product gives what its definition says pair by pair,
+    /// and CSLS from the index's stored centre equals CSLS on a centered copy of the papers.
+    #[test]
+    fn matching_and_csls_agree_with_their_definitions() {
+        let (papers, dim) = (40, 16);
+        let root = tempfile::tempdir().unwrap();
+        let spec = crate::index::synthetic::Spec {
+            papers,
+            passages_per_paper: 3,
+            dim,
+            seed: 9,
+        };
+        let model = crate::index::ModelInfo {
+            name: "synthetic".into(),
+            fingerprint: "none".into(),
+            dim,
+            precision: crate::embed::Precision::F32,
+            pooling: crate::embed::Pooling::Mean,
+        };
+        crate::index::synthetic::write(root.path(), spec, model).unwrap();
+        let ix = Index::open(root.path()).unwrap();
+        let space = PaperSpace::new(&ix).unwrap();
+        let seed = 3;
+        let probe = space.probe(&ix, &[seed]);
+        let candidates: Vec<usize> = (0..papers).filter(|&j| j != seed).collect();
+        let got = space.matching(&ix, &probe.passages, &candidates);
+        let centered = |rows: Vec<usize>| -> Vec<Vec<f32>> {
+            rows.into_iter()
+                .map(|i| space.centered_passages(&ix, std::iter::once(i)))
+                .collect()
+        };
+        // Mean over `a` of each row's best cosine in `b`.
+        let best = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+            a.iter()
+                .map(|x| b.iter().map(|y| ann::dot(x, y)).fold(f32::MIN, f32::max))
+                .sum::<f32>()
+                / a.len() as f32
+        };
+        let ours = centered(probe.passages.clone());
+        for (c, &j) in candidates.iter().enumerate() {
+            let theirs = centered(ix.passages_of(j).collect());
+            let want = (best(&ours, &theirs) + best(&theirs, &ours)) / 2.0;
+            assert!(
+                (got[c] - want).abs() < 1e-5,
+                "paper {j}: {} vs {want}",
+                got[c]
+            );
+        }
+        // Kept passages give the same scores, whether the product runs over all of them
+        // (most papers are candidates) or over the few gathered from them.
+        let kept = PaperSpace::new(&ix).unwrap().keep_passages(&ix, usize::MAX);
+        for some in [&candidates[..], &candidates[5..9]] {
+            let (a, b) = (
+                space.matching(&ix, &probe.passages, some),
+                kept.matching(&ix, &probe.passages, some),
+            );
+            assert!(
+                a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{a:?} {b:?}"
+            );
+        }
+        let copy = crate::index::csls::centered(ix.paper_vectors(), dim);
+        let row = |i: usize| &copy[i * dim..(i + 1) * dim];
+        let hub = ix.hubness();
+        for &j in &candidates {
+            let want = 2.0 * ann::dot(row(seed), row(j)) - hub[seed] - hub[j];
+            let got = space.csls(&ix, &probe, j);
+            assert!((got - want).abs() < 1e-4, "paper {j}: {got} vs {want}");
+        }
     }
 }

@@ -70,7 +70,9 @@ fn similar_request(p: &Params) -> Result<SimilarRequest, Failure> {
 /// `similar` for a request's parameters; the ranking is `query::similar`'s.
 pub fn similar_of(state: &State, p: &Params) -> Result<Similar, Failure> {
     let req = similar_request(p)?;
-    Ok(query::similar(&state.index, &state.space, &req)?)
+    Ok(state
+        .compute
+        .run(|| query::similar(&state.index, &state.space, &req))?)
 }
 
 /// The cache key of a `similar` request: the request with every id replaced by its paper's
@@ -111,7 +113,9 @@ pub fn similar(state: &State, p: &Params) -> Reply {
         .then(|| similar_key(state, &req))
         .flatten();
     cached(state, key, || {
-        Ok(query::similar(&state.index, &state.space, &req)?)
+        Ok(state
+            .compute
+            .run(|| query::similar(&state.index, &state.space, &req))?)
     })
 }
 
@@ -143,12 +147,9 @@ fn run_search(state: &State, req: &SearchRequest) -> Result<Search, Failure> {
         suggestion: None,
     })?;
     let vector = searcher.embed(&req.text)?;
-    Ok(query::search_with_vector(
-        &state.index,
-        &state.space,
-        req,
-        &vector,
-    )?)
+    Ok(state
+        .compute
+        .run(|| query::search_with_vector(&state.index, &state.space, req, &vector))?)
 }
 
 pub fn search(state: &State, p: &Params) -> Reply {

@@ -29,6 +29,7 @@ mod api;
 mod assets;
 mod batch;
 mod cache;
+mod gate;
 mod pages;
 mod params;
 mod routes;

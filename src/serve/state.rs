@@ -3,9 +3,10 @@
 
 use super::batch::Batcher;
 use super::cache::{Cache, DEFAULT_CACHE_BYTES};
+use super::gate::Gate;
 use crate::embed::Embedder;
 use crate::index::{Index, PaperMeta, StoreError};
-use crate::query::PaperSpace;
+use crate::query::{PaperSpace, KEEP_PASSAGES_BYTES};
 
 pub struct State {
     pub index: Index,
@@ -20,6 +21,8 @@ pub struct State {
     pub papers: Vec<PaperMeta>,
     /// Serialized `similar` and `search` answers by request (`cache`).
     pub answers: Cache,
+    /// One answer computed at a time per core (`gate`).
+    pub(crate) compute: Gate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +49,7 @@ impl State {
         let papers = (0..index.paper_count())
             .map(|i| index.paper_meta(i))
             .collect::<Result<_, _>>()?;
-        let space = PaperSpace::new(&index)?;
+        let space = PaperSpace::new(&index)?.keep_passages(&index, KEEP_PASSAGES_BYTES);
         Ok(Self {
             index,
             space,
@@ -54,6 +57,7 @@ impl State {
             map,
             papers,
             answers: Cache::new(DEFAULT_CACHE_BYTES),
+            compute: Gate::new(crate::app::num_threads()),
         })
     }
 
