@@ -22,7 +22,6 @@ use crate::embed::{EmbedError, Embedder, Role};
 use crate::index::format::LEXICAL;
 use crate::index::{ann, Index, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
-use ndarray::ArrayView2;
 use recommend_kernels::{Epilogue, Kernels, PackedF32};
 use serde::{Deserialize, Serialize};
 
@@ -307,7 +306,9 @@ pub struct PaperSpace {
     lang_means: Vec<(Option<Lang>, Vec<f32>)>,
     lexical: LexicalStats,
     /// Every passage centered, when a long-lived caller asked for it (`keep_passages`).
-    kept: Option<(Kernels, PackedF32)>,
+    kept: Option<PackedF32>,
+    /// The CPU's matrix kernels, for passage matching.
+    kernels: Kernels,
 }
 
 /// What candidates are scored against: one paper, or several merged into a pseudo-paper.
@@ -343,7 +344,7 @@ impl PaperSpace {
         let dim = index.dim();
         let lang_means = language_means(index);
         let n = index.paper_count();
-        let lexical = match index.read_file(LEXICAL)? {
+        let lexical = match index.read_file_unhashed(LEXICAL)? {
             Some(bytes) => LexicalStats::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
                 dir: index.dir().to_path_buf(),
                 reason: e.to_string(),
@@ -373,6 +374,7 @@ impl PaperSpace {
             lang_means,
             lexical,
             kept: None,
+            kernels: Kernels::best(),
         })
     }
 
@@ -457,8 +459,7 @@ impl PaperSpace {
         let n = index.passage_count();
         if n > 0 && n * self.dim * std::mem::size_of::<f32>() <= budget_bytes {
             let all = self.centered_passages(index, 0..n);
-            let kernels = Kernels::best();
-            self.kept = Some((kernels, kernels.pack_f32(&all, n, self.dim, None)));
+            self.kept = Some(self.kernels.pack_f32(&all, n, self.dim, None));
         }
         self
     }
@@ -479,24 +480,23 @@ impl PaperSpace {
         // cos[i * width + c]: probe passage i against column c, where each candidate's
         // passages are the columns from `first[j]`: every passage of the index in index
         // order (the kept, packed passages, when the candidates hold a good part of
-        // them), or else the candidates' passages centered now, in candidate order.
-        let (cos, width, first): (Vec<f32>, usize, Vec<usize>) = match &self.kept {
-            Some((kernels, packed)) if 4 * wanted >= index.passage_count() => {
-                let n = index.passage_count();
-                let mut cos = vec![0f32; p * n];
-                kernels.sgemm(p, &ours, d, packed, &mut cos, n, &Epilogue::default());
-                let first = candidates
+        // them), or else the candidates' passages centered and packed now, in candidate
+        // order. Both go through the same kernel, so a server's answer and a one-shot
+        // query's are the same to the last bit.
+        let packed_now;
+        let (packed, width, first): (&PackedF32, usize, Vec<usize>) = match &self.kept {
+            Some(packed) if 4 * wanted >= index.passage_count() => (
+                packed,
+                index.passage_count(),
+                candidates
                     .iter()
                     .map(|&j| index.passages_of(j).start)
-                    .collect();
-                (cos, n, first)
-            }
+                    .collect(),
+            ),
             _ => {
                 let rows = candidates.iter().flat_map(|&j| index.passages_of(j));
                 let theirs = self.centered_passages(index, rows);
-                let theirs = ArrayView2::from_shape((wanted, d), &theirs).expect("rows of dim");
-                let ours = ArrayView2::from_shape((p, d), &ours).expect("rows of dim");
-                let cos = ours.dot(&theirs.t()).into_raw_vec_and_offset().0;
+                packed_now = self.kernels.pack_f32(&theirs, wanted, d, None);
                 let mut at = 0;
                 let first = candidates
                     .iter()
@@ -506,9 +506,12 @@ impl PaperSpace {
                         col
                     })
                     .collect();
-                (cos, wanted, first)
+                (&packed_now, wanted, first)
             }
         };
+        let mut cos = vec![0f32; p * width];
+        self.kernels
+            .sgemm(p, &ours, d, packed, &mut cos, width, &Epilogue::default());
         let mut best_theirs = Vec::new();
         candidates
             .iter()
@@ -674,15 +677,29 @@ impl PaperSpace {
 /// from a few thousand of them, and a query must not read every passage of a large index.
 const MEAN_SAMPLE: usize = 20_000;
 
+/// The sample is read as this many runs of consecutive passages, spread evenly over the
+/// index: rows scattered one by one over a memory-mapped table each fault in their own
+/// pages (with the kernel's read-around), which at a million passages made a `similar`
+/// process map 1.3 GB of the table and spend a third of its time in page faults.
+const MEAN_RUNS: usize = 20;
+
 /// The mean passage vector of each language found in the index, and of all passages
 /// (under `None`, used for passages of unknown language), from at most `MEAN_SAMPLE`
-/// passages spread evenly over the index.
+/// passages (all of them in a smaller index).
 fn language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
     let dim = index.dim();
     let rows = index.passage_count();
-    let step = rows.div_ceil(MEAN_SAMPLE).max(1);
+    let run = MEAN_SAMPLE / MEAN_RUNS;
+    let sample: Box<dyn Iterator<Item = usize>> = if rows <= MEAN_SAMPLE {
+        Box::new(0..rows)
+    } else {
+        Box::new((0..MEAN_RUNS).flat_map(move |r| {
+            let start = r * (rows - run) / (MEAN_RUNS - 1);
+            start..start + run
+        }))
+    };
     let mut sums: Vec<(Option<Lang>, Vec<f32>, usize)> = vec![(None, vec![0f32; dim], 0)];
-    for i in (0..rows).step_by(step) {
+    for i in sample {
         let row = index.passage_vector(i);
         let lang = index.passage_lang(i);
         let at = match sums
@@ -996,8 +1013,8 @@ mod tests {
                 got[c]
             );
         }
-        // Kept passages give the same scores, whether the product runs over all of them
-        // (most papers are candidates) or over the few gathered from them.
+        // Kept passages give the very same scores, whether the product runs over all of
+        // them (most papers are candidates) or over the few gathered and packed per query.
         let kept = PaperSpace::new(&ix).unwrap().keep_passages(&ix, usize::MAX);
         for some in [&candidates[..], &candidates[5..9]] {
             let (a, b) = (

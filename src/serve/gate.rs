@@ -76,8 +76,8 @@ mod tests {
         }));
         assert!(panicked.is_err());
         // Both permits are free again: two runs at once still fit.
+        let both = std::sync::Barrier::new(2);
         std::thread::scope(|s| {
-            let both = std::sync::Barrier::new(2);
             for _ in 0..2 {
                 s.spawn(|| gate.run(|| both.wait()));
             }
