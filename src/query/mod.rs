@@ -305,7 +305,8 @@ pub struct PaperSpace {
     /// one topic are as close as two Korean ones (see `centered_passages`).
     lang_means: Vec<(Option<Lang>, Vec<f32>)>,
     lexical: LexicalStats,
-    /// Every passage centered, when a long-lived caller asked for it (`keep_passages`).
+    /// Every passage centered and packed for `kernels`, when a long-lived caller asked
+    /// for it (`keep_passages`).
     kept: Option<PackedF32>,
     /// The CPU's matrix kernels, for passage matching.
     kernels: Kernels,
