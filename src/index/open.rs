@@ -273,23 +273,14 @@ impl Index {
     /// checked when the index is written, by `recommend index` and by `recommend verify`,
     /// and its reader checks its own header and consistency.
     pub fn read_file_unhashed(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(info) = self.manifest.files.get(name) else {
+        if !self.manifest.files.contains_key(name) {
             return Ok(None);
-        };
+        }
         let corrupt = |reason: String| StoreError::Corrupt {
             dir: self.dir.clone(),
             reason,
         };
-        let bytes =
-            std::fs::read(self.dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
-        if bytes.len() as u64 != info.bytes {
-            return Err(corrupt(format!(
-                "{name} is {} bytes, not the {} the manifest gives (truncated or changed)",
-                bytes.len(),
-                info.bytes
-            )));
-        }
-        Ok(Some(bytes))
+        read_sized(&self.dir, &self.manifest, name, &corrupt).map(Some)
     }
 
     /// The cache key of passage `ci`'s vector (see `build`).
@@ -695,14 +686,32 @@ pub(super) fn read_verified(
     name: &str,
     corrupt: &dyn Fn(String) -> StoreError,
 ) -> Result<Vec<u8>, StoreError> {
+    let bytes = read_sized(dir, manifest, name, corrupt)?;
+    if store::sha256_hex(&bytes) != manifest.files[name].sha256 {
+        return Err(corrupt(format!(
+            "{name} does not match its checksum (truncated or changed)"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads a file of a generation, checked against the length the manifest gives.
+fn read_sized(
+    dir: &Path,
+    manifest: &Manifest,
+    name: &str,
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<Vec<u8>, StoreError> {
     let info = manifest
         .files
         .get(name)
         .ok_or_else(|| corrupt(format!("manifest lists no {name}")))?;
     let bytes = std::fs::read(dir.join(name)).map_err(|e| corrupt(format!("{name}: {e}")))?;
-    if bytes.len() as u64 != info.bytes || store::sha256_hex(&bytes) != info.sha256 {
+    if bytes.len() as u64 != info.bytes {
         return Err(corrupt(format!(
-            "{name} does not match its checksum (truncated or changed)"
+            "{name} is {} bytes, not the {} of the manifest (truncated or changed)",
+            bytes.len(),
+            info.bytes
         )));
     }
     Ok(bytes)
