@@ -257,14 +257,7 @@ impl Index {
     /// A further file of the generation (one a feature added with `GenerationWriter::put`),
     /// checked against the manifest; `None` when this generation has no such file.
     pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if !self.manifest.files.contains_key(name) {
-            return Ok(None);
-        }
-        let corrupt = |reason: String| StoreError::Corrupt {
-            dir: self.dir.clone(),
-            reason,
-        };
-        read_verified(&self.dir, &self.manifest, name, &corrupt).map(Some)
+        self.read_listed(name, read_verified)
     }
 
     /// `read_file` for a file every query reads, checked against the length the manifest
@@ -273,6 +266,12 @@ impl Index {
     /// checked when the index is written, by `recommend index` and by `recommend verify`,
     /// and its reader checks its own header and consistency.
     pub fn read_file_unhashed(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_listed(name, read_sized)
+    }
+
+    /// `name` read by `read` (with its checks), or `None` when the manifest lists no such
+    /// file.
+    fn read_listed(&self, name: &str, read: ReadChecked) -> Result<Option<Vec<u8>>, StoreError> {
         if !self.manifest.files.contains_key(name) {
             return Ok(None);
         }
@@ -280,7 +279,7 @@ impl Index {
             dir: self.dir.clone(),
             reason,
         };
-        read_sized(&self.dir, &self.manifest, name, &corrupt).map(Some)
+        read(&self.dir, &self.manifest, name, &corrupt).map(Some)
     }
 
     /// The cache key of passage `ci`'s vector (see `build`).
@@ -694,6 +693,10 @@ pub(super) fn read_verified(
     }
     Ok(bytes)
 }
+
+/// A reader of a generation's file with its checks (`read_verified`, `read_sized`).
+type ReadChecked =
+    fn(&Path, &Manifest, &str, &dyn Fn(String) -> StoreError) -> Result<Vec<u8>, StoreError>;
 
 /// Reads a file of a generation, checked against the length the manifest gives.
 fn read_sized(
