@@ -658,11 +658,23 @@ fn sweep_settings() -> Vec<Setting> {
         s.similar.fusion.terms.max_df = max_df;
         out.push(s);
     }
-    for (paper, lexical) in [(0.0, 0.0), (0.5, 0.0), (0.0, 0.3), (1.0, 0.3)] {
-        let mut s = Setting::default_named(format!(
-            "search: best passage + {paper} paper vector + {lexical} lexical"
-        ));
-        s.search.fusion = SearchFusion { paper, lexical };
+    for temperature in [0.0, 0.005, 0.01, 0.02] {
+        for (paper, lexical) in [(0.0, 0.0), (0.5, 0.3), (0.25, 0.3)] {
+            let mut s = Setting::default_named(format!(
+                "search: passages pooled at t {temperature} + {paper} paper + {lexical} lexical"
+            ));
+            s.search.fusion = SearchFusion {
+                paper,
+                lexical,
+                temperature,
+                ..SearchFusion::default()
+            };
+            out.push(s);
+        }
+    }
+    for korean in [0.3, 1.0] {
+        let mut s = Setting::default_named(format!("search: Korean bigrams weight {korean}"));
+        s.search.fusion.terms.korean = korean;
         out.push(s);
     }
     for seeds in [Seeds::BestScore, Seeds::Rocchio] {

@@ -190,26 +190,51 @@ pub struct SearchRequest {
     pub fusion: SearchFusion,
 }
 
-/// How `search` ranks the papers whose passages came nearest the query: the best passage's
-/// cosine, plus these weights times the paper vector's cosine and the query's tf-idf
-/// overlap with the paper, each standardized over the candidates. The best passage alone
-/// favours papers with many passages (more chances of one near match) and surveys that
-/// touch every topic; the paper vector and the exact terms of the query temper that.
-/// Chosen with `recommend eval --sweep` (BENCHMARKS.md).
+/// How `search` ranks the papers whose passages came nearest the query: a soft maximum of
+/// the paper's passage cosines, plus these weights times the paper vector's cosine and the
+/// query's tf-idf overlap with the paper, each standardized over the candidates.
+///
+/// The best passage alone favours papers with many passages: the largest of many noisy
+/// cosines is high by chance, so a 50-passage survey outranks the two-passage summary that
+/// answers the query. `temperature` pools a paper's cosines as `t · ln(mean(exp(cos / t)))`
+/// instead: near the maximum when one passage stands out, but a paper gains nothing from
+/// passages that do not match (the mean, not the sum). It is in cosine units, scaled to
+/// e5's cosines, which spread about 0.02 around a query. The paper vector and the exact
+/// terms of the query temper what is left. Chosen with `recommend eval --sweep`
+/// (BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchFusion {
     pub paper: f32,
     pub lexical: f32,
+    /// 0: a paper's best passage alone.
+    pub temperature: f32,
+    /// Which terms of the query count, and how much.
+    pub terms: LexicalWeights,
 }
 
 impl Default for SearchFusion {
     fn default() -> Self {
         Self {
-            paper: 0.5,
+            paper: 0.25,
             lexical: 0.3,
+            temperature: 0.01,
+            terms: LexicalWeights::default(),
         }
     }
+}
+
+/// `t · ln(mean(exp(x / t)))`: a mean that tends to the maximum as `t` falls to 0 (and is
+/// the maximum at 0).
+fn soft_max(xs: impl Iterator<Item = f32> + Clone, t: f32) -> f32 {
+    let max = xs.clone().fold(f32::NEG_INFINITY, f32::max);
+    if t <= 0.0 || !max.is_finite() {
+        return max;
+    }
+    let (sum, n) = xs.fold((0f64, 0usize), |(s, n), x| {
+        (s + (((x - max) / t) as f64).exp(), n + 1)
+    });
+    max + t * (sum / n as f64).ln() as f32
 }
 
 impl SearchRequest {
@@ -917,10 +942,25 @@ pub fn search_with_vector(
         }
     }
     let fusion = req.fusion;
+    // Each candidate's passages pooled (its best passage's cosine where the temperature
+    // is 0, and no passage needs scoring again).
+    let pooled: Vec<f32> = best
+        .iter()
+        .map(|&(p, _, score)| {
+            if fusion.temperature > 0.0 {
+                let cos = index
+                    .passages_of(p)
+                    .map(|r| ann::dot(qv, index.passage_vector(r)));
+                soft_max(cos, fusion.temperature)
+            } else {
+                score
+            }
+        })
+        .collect();
     let scores: Vec<f32> = if best.len() > 1 && (fusion.paper != 0.0 || fusion.lexical != 0.0) {
-        let weights = LexicalWeights::default();
+        let weights = fusion.terms;
         let terms = space.lexical.text(&req.text, &weights);
-        let passage = standardized(best.iter().map(|b| b.2).collect());
+        let passage = standardized(pooled);
         let paper = standardized(
             best.iter()
                 .map(|b| ann::dot(qv, index.paper_vector(b.0)))
@@ -935,7 +975,7 @@ pub fn search_with_vector(
             .map(|i| passage[i] + fusion.paper * paper[i] + fusion.lexical * lexical[i])
             .collect()
     } else {
-        best.iter().map(|b| b.2).collect()
+        pooled
     };
     let mut order: Vec<usize> = (0..best.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -956,6 +996,22 @@ pub fn search_with_vector(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn soft_max_lies_between_mean_and_max_and_gains_nothing_from_weak_passages() {
+        let xs = [0.80f32, 0.84, 0.86];
+        assert_eq!(soft_max(xs.iter().copied(), 0.0), 0.86);
+        let t = soft_max(xs.iter().copied(), 0.01);
+        assert!(t < 0.86 && t > 0.8333, "{t}");
+        // Far above the cosines' spread it is the mean; far below, the maximum.
+        assert!((soft_max(xs.iter().copied(), 100.0) - 0.8333).abs() < 1e-3);
+        assert!((soft_max(xs.iter().copied(), 1e-4) - 0.86).abs() < 1e-3);
+        // One strong passage among many weak ones scores below the same passage alone:
+        // a long paper does not win on the number of its passages.
+        let alone = soft_max([0.86f32].into_iter(), 0.01);
+        let padded = soft_max([0.86f32].into_iter().chain([0.80; 40]), 0.01);
+        assert!(padded < alone - 0.01, "{padded} vs {alone}");
+    }
 
     #[test]
     fn standardized_scores_have_mean_zero_and_unit_spread() {
