@@ -16,7 +16,7 @@ use super::columns::{Columns, PaperTables};
 use super::csls::{self, Center, CenterView};
 use super::format::*;
 use super::ivf::Ivf;
-use super::mapped::{Array, Records};
+use super::mapped::{Array, Header, Records};
 use super::store::{self, StoreError};
 use super::vectors::f32s;
 use crate::chunk::Lang;
@@ -267,6 +267,34 @@ impl Index {
     /// and its reader checks its own header and consistency.
     pub fn read_file_unhashed(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read_listed(name, read_sized)
+    }
+
+    /// A table a feature added to the generation (`GenerationWriter::put_array`), mapped
+    /// and checked (header, kind, row width, length) like the index's own; `None` when the
+    /// manifest lists no such file.
+    pub fn feature_array<T: bytemuck::Pod>(
+        &self,
+        name: &str,
+        kind: &[u8; 8],
+        cols: usize,
+    ) -> Result<Option<(Header, Array<T>)>, StoreError> {
+        let Some(info) = self.manifest.files.get(name) else {
+            return Ok(None);
+        };
+        let corrupt = |reason| self.corrupt(reason);
+        Array::open(&self.dir, name, info.bytes, kind, Some(cols), &corrupt).map(Some)
+    }
+
+    /// Records a feature added to the generation (`GenerationWriter::put_records`), mapped
+    /// and checked; `None` when the manifest lists no such file.
+    pub fn feature_records(&self, name: &str) -> Result<Option<Records>, StoreError> {
+        let idx = format!("{name}.idx");
+        let (Some(data), Some(offsets)) = (self.manifest.files.get(name), self.manifest.files.get(&idx))
+        else {
+            return Ok(None);
+        };
+        let corrupt = |reason| self.corrupt(reason);
+        Records::open(&self.dir, name, (data.bytes, offsets.bytes), None, &corrupt).map(Some)
     }
 
     /// `name` read by `read` (with its checks), or `None` when the manifest lists no such

@@ -560,7 +560,7 @@ impl IndexWriter {
             }
             t
         }));
-        gen.put(LEXICAL, &lexical.to_bytes())?;
+        lexical.write(gen)?;
         self.gen.finish(&self.root, head, papers, passages)
     }
 }

@@ -15,11 +15,16 @@
 //! more than half of the papers say nothing about any one of them and are left out.
 //!
 //! The statistics (vocabulary, document frequencies, per-paper term counts) are computed
-//! when the index is written and stored as the generation's `lexical.bin`; the weighting is
-//! applied when a query runs, so eval can compare weightings without re-indexing.
+//! when the index is written and stored as tables of the generation (`TABLES`), mapped by
+//! a query; the weighting is applied when a query runs, so eval can compare weightings
+//! without re-indexing.
 
+use crate::index::format::LEXICAL;
+use crate::index::mapped::{Array, Records};
+use crate::index::{GenerationWriter, Index, StoreError};
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use unicode_normalization::UnicodeNormalization;
 
 /// How term counts become weights.
@@ -83,32 +88,51 @@ pub fn terms(text: &str) -> Vec<String> {
 }
 
 /// Per-paper term counts and the collection's document frequencies.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Stored as four tables of the generation (`TABLES`): the sorted vocabulary (records),
+/// each term's document frequency, each paper's first posting, and the (term, count)
+/// postings. A query maps them and reads only the postings of the papers it scores and the
+/// vocabulary rows its text looks up (by binary search): opening costs the same at 89
+/// papers and at a million. Reading and parsing the one-file form of earlier indexes
+/// (`lexical.bin`, still read) was half of a `similar` process at 100,000 papers.
 pub struct LexicalStats {
-    /// Sorted vocabulary.
-    vocab: Vec<String>,
+    /// The vocabulary, sorted by bytes (so English words come before Hangul bigrams).
+    vocab: Records,
     /// Papers containing each term.
-    df: Vec<u32>,
-    /// Paper `p`'s (term, count) pairs are `postings[offsets[p]..offsets[p + 1]]`, sorted
-    /// by term.
-    offsets: Vec<u64>,
-    postings: Vec<(u32, u32)>,
-    /// Every term's idf under the default weights, made on first use: `similar` weighs
-    /// the terms of up to 200 candidate papers per query, and an idf worked out per posting
-    /// (a logarithm and a look at the term's script) was 15 % of a query's time.
-    default_idf: std::sync::OnceLock<Vec<f32>>,
-    /// Each paper's vector under the default weights, made on first use: a server (and
-    /// eval) weighs the same candidates' terms for every query, and rebuilding them was a
-    /// fifth of an uncached `similar` call.
-    default_papers: std::sync::OnceLock<Vec<std::sync::OnceLock<Sparse>>>,
+    df: Array<u32>,
+    /// Paper `p`'s postings are pairs `offsets[p]..offsets[p + 1]`.
+    offsets: Array<u64>,
+    /// (term, count) pairs, flattened, each paper's sorted by term.
+    postings: Array<u32>,
+    /// Papers' vectors under the default weights, kept after first use: a server (and
+    /// eval) scores the same candidate papers query after query.
+    cache: Mutex<HashMap<u32, Arc<Sparse>>>,
 }
 
-/// A sparse, unit-length tf-idf vector: (term, weight) sorted by term.
+impl std::fmt::Debug for LexicalStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LexicalStats")
+            .field("terms", &self.terms())
+            .field("papers", &self.papers())
+            .finish()
+    }
+}
+
+impl PartialEq for LexicalStats {
+    fn eq(&self, other: &Self) -> bool {
+        self.terms() == other.terms()
+            && (0..self.terms()).all(|t| self.vocab.get(t) == other.vocab.get(t))
+            && self.df.as_slice() == other.df.as_slice()
+            && self.offsets.as_slice() == other.offsets.as_slice()
+            && self.postings.as_slice() == other.postings.as_slice()
+    }
+}
+
+/// A paper's (or a text's) unit tf-idf vector: (term, weight) sorted by term.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sparse(Vec<(u32, f32)>);
 
 impl Sparse {
-    /// Cosine of two unit vectors.
     pub fn dot(&self, other: &Sparse) -> f32 {
         let (a, b) = (&self.0, &other.0);
         let (mut i, mut j, mut s) = (0, 0, 0f32);
@@ -126,9 +150,8 @@ impl Sparse {
         s
     }
 
-    /// Cosine with a vector given densely (`dense[term]`, see `to_dense`): one lookup per
-    /// term of `self` instead of a merge of two term lists. The same terms are summed in
-    /// the same order, so it equals `dot` exactly.
+    /// `dot` against a vector spread over the whole vocabulary (`to_dense`): one lookup
+    /// per term of `self`.
     pub fn dot_dense(&self, dense: &[f32]) -> f32 {
         self.0
             .iter()
@@ -136,7 +159,6 @@ impl Sparse {
             .sum()
     }
 
-    /// This vector over a vocabulary of `terms` terms, densely.
     pub fn to_dense(&self, terms: usize) -> Vec<f32> {
         let mut dense = vec![0f32; terms];
         for &(t, w) in &self.0 {
@@ -147,7 +169,7 @@ impl Sparse {
         dense
     }
 
-    /// The normalized sum of several vectors (a reading list's terms taken together).
+    /// The unit sum of several vectors (a pseudo-paper of several seeds).
     pub fn sum<'a>(parts: impl Iterator<Item = &'a Sparse>) -> Sparse {
         let mut all: Vec<(u32, f32)> = parts.flat_map(|p| p.0.iter().copied()).collect();
         all.sort_by_key(|x| x.0);
@@ -170,76 +192,144 @@ fn normalized(mut v: Vec<(u32, f32)>) -> Sparse {
     Sparse(v)
 }
 
-/// The stored file could not be read back.
 #[derive(Debug, thiserror::Error)]
-#[error("lexical.bin: {0}")]
+#[error("{LEXICAL}: {0}")]
 pub struct LexicalFormatError(String);
 
+/// The one-file form of indexes written before the tables (read, never written).
 const MAGIC: &[u8; 8] = b"RLEXv001";
 
+/// The generation's files of the statistics: vocabulary (records, with its `.idx`),
+/// document frequencies, each paper's first posting (papers + 1), postings (pairs).
+pub const TABLES: [&str; 4] = [
+    "lexical.terms",
+    "lexical.df",
+    "lexical.papers",
+    "lexical.postings",
+];
+const DF_KIND: &[u8; 8] = b"lex df  ";
+const OFFSETS_KIND: &[u8; 8] = b"lex offs";
+const POSTINGS_KIND: &[u8; 8] = b"lex post";
+
 impl LexicalStats {
-    /// Statistics of papers `0..n`, each given as the texts it is made of.
-    pub fn build<'a>(papers: impl Iterator<Item = Vec<&'a str>>) -> Self {
-        let per_paper: Vec<Vec<(String, u32)>> = papers
-            .map(|texts| {
-                let mut ts: Vec<String> = texts.iter().flat_map(|t| terms(t)).collect();
-                ts.sort_unstable();
-                let mut counted: Vec<(String, u32)> = Vec::new();
-                for t in ts {
-                    match counted.last_mut() {
-                        Some(last) if last.0 == t => last.1 += 1,
-                        _ => counted.push((t, 1)),
-                    }
-                }
-                counted
-            })
-            .collect();
-        let mut vocab: Vec<String> = per_paper
-            .iter()
-            .flat_map(|p| p.iter().map(|t| t.0.clone()))
-            .collect();
-        vocab.sort_unstable();
-        vocab.dedup();
-        let mut df = vec![0u32; vocab.len()];
-        let mut offsets = vec![0u64];
-        let mut postings = Vec::new();
-        for p in per_paper {
-            for (t, c) in p {
-                let id = vocab.binary_search(&t).expect("term is in the vocabulary");
-                df[id] += 1;
-                postings.push((id as u32, c));
-            }
-            offsets.push(postings.len() as u64);
-        }
+    fn from_parts(vocab: Records, df: Array<u32>, offsets: Array<u64>, postings: Array<u32>) -> Self {
         LexicalStats {
             vocab,
             df,
             offsets,
             postings,
-            default_idf: Default::default(),
-            default_papers: Default::default(),
+            cache: Default::default(),
         }
     }
 
-    /// Statistics of `papers` from their titles and their passages' text (what is
-    /// embedded, so boilerplate kept out of the passages is kept out here too); passages
-    /// are `(paper id, text)`.
-    pub fn of_papers<'a>(
-        papers: &'a [crate::corpus::Paper],
-        passages: impl Iterator<Item = (&'a str, &'a str)>,
-    ) -> Self {
-        let pos: std::collections::HashMap<&str, usize> = papers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i))
-            .collect();
-        let mut texts: Vec<Vec<&str>> = papers.iter().map(|p| vec![p.title.as_str()]).collect();
-        for (paper, text) in passages {
-            if let Some(&i) = pos.get(paper) {
-                texts[i].push(text);
+    /// Counts the terms of each paper's texts. Terms are numbered as they are first seen
+    /// and renumbered in sorted order at the end, so memory holds each distinct term once
+    /// and eight bytes per (paper, term), not a string per posting.
+    pub fn build<'a>(papers: impl Iterator<Item = Vec<&'a str>>) -> Self {
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        let mut offsets = vec![0u64];
+        let mut postings: Vec<(u32, u32)> = Vec::new();
+        let mut ids: Vec<u32> = Vec::new();
+        for texts in papers {
+            ids.clear();
+            for t in texts.iter().flat_map(|t| terms(t)) {
+                let next = seen.len() as u32;
+                ids.push(*seen.entry(t).or_insert(next));
+            }
+            ids.sort_unstable();
+            let first = postings.len();
+            for &t in &ids {
+                match postings[first..].last_mut() {
+                    Some(last) if last.0 == t => last.1 += 1,
+                    _ => postings.push((t, 1)),
+                }
+            }
+            offsets.push(postings.len() as u64);
+        }
+        let mut vocab: Vec<(String, u32)> = seen.into_iter().collect();
+        vocab.sort_unstable();
+        let mut renumber = vec![0u32; vocab.len()];
+        for (sorted, (_, first)) in vocab.iter().enumerate() {
+            renumber[*first as usize] = sorted as u32;
+        }
+        let mut df = vec![0u32; vocab.len()];
+        let mut flat = Vec::with_capacity(postings.len() * 2);
+        for w in offsets.windows(2) {
+            let paper = &mut postings[w[0] as usize..w[1] as usize];
+            paper.iter_mut().for_each(|p| p.0 = renumber[p.0 as usize]);
+            paper.sort_unstable_by_key(|p| p.0);
+            for &(t, c) in paper.iter() {
+                df[t as usize] += 1;
+                flat.extend([t, c]);
             }
         }
-        Self::build(texts.into_iter())
+        Self::from_parts(
+            Records::owned(vocab.iter().map(|(t, _)| t.as_bytes())),
+            Array::owned(df),
+            Array::owned(offsets),
+            Array::owned(flat),
+        )
+    }
+
+    /// The statistics as tables of a generation (`TABLES`).
+    pub fn write(&self, gen: &mut GenerationWriter) -> Result<(), StoreError> {
+        let [terms, df, papers, postings] = TABLES;
+        gen.put_records(terms, (0..self.terms()).map(|t| self.term(t)))?;
+        gen.put_array(df, DF_KIND, 1, self.df.as_slice())?;
+        gen.put_array(papers, OFFSETS_KIND, 1, self.offsets.as_slice())?;
+        gen.put_array(postings, POSTINGS_KIND, 2, self.postings.as_slice())
+    }
+
+    /// The statistics of `index`: its tables, mapped and checked against each other (sizes
+    /// only: constant work); or the one-file form of an older index, read whole; or, for an
+    /// index written before either, counted now from its passages.
+    pub fn open(index: &Index) -> Result<Self, StoreError> {
+        let n = index.paper_count();
+        let corrupt = |reason: String| StoreError::Corrupt {
+            dir: index.dir().to_path_buf(),
+            reason,
+        };
+        let [terms, df, papers, postings] = TABLES;
+        let stats = if let Some(vocab) = index.feature_records(terms)? {
+            let missing = |name: &str| corrupt(format!("{terms} is there but {name} is not"));
+            let (_, df) = index
+                .feature_array::<u32>(df, DF_KIND, 1)?
+                .ok_or_else(|| missing(df))?;
+            let (_, offsets) = index
+                .feature_array::<u64>(papers, OFFSETS_KIND, 1)?
+                .ok_or_else(|| missing(papers))?;
+            let (_, postings) = index
+                .feature_array::<u32>(postings, POSTINGS_KIND, 2)?
+                .ok_or_else(|| missing(postings))?;
+            let stats = Self::from_parts(vocab, df, offsets, postings);
+            let o = stats.offsets.as_slice();
+            if stats.df.len() != stats.terms()
+                || o.first() != Some(&0)
+                || o.last().map(|&l| l * 2) != Some(stats.postings.len() as u64)
+            {
+                return Err(corrupt(format!("the tables {TABLES:?} do not agree")));
+            }
+            stats
+        } else if let Some(bytes) = index.read_file_unhashed(LEXICAL)? {
+            Self::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?
+        } else {
+            let mut texts = Vec::with_capacity(n);
+            for i in 0..n {
+                let mut t = vec![index.paper_meta(i)?.title];
+                for row in index.passages_of(i) {
+                    t.push(index.passage_text(row)?);
+                }
+                texts.push(t);
+            }
+            Self::build(texts.iter().map(|t| t.iter().map(String::as_str).collect()))
+        };
+        if stats.papers() != n {
+            return Err(corrupt(format!(
+                "the lexical statistics describe {} papers, not {n}",
+                stats.papers()
+            )));
+        }
+        Ok(stats)
     }
 
     /// Size of the vocabulary.
@@ -251,49 +341,77 @@ impl LexicalStats {
         self.offsets.len().saturating_sub(1)
     }
 
-    fn idf(&self, term: usize, w: &LexicalWeights) -> f32 {
-        if *w == LexicalWeights::default() {
-            let table = self.default_idf.get_or_init(|| {
-                (0..self.vocab.len())
-                    .map(|t| self.idf_uncached(t, w))
-                    .collect()
-            });
-            return table[term];
-        }
-        self.idf_uncached(term, w)
+    fn term(&self, t: usize) -> &[u8] {
+        self.vocab.get(t).unwrap_or_default()
     }
 
-    fn idf_uncached(&self, term: usize, w: &LexicalWeights) -> f32 {
+    /// The number of `term` in the vocabulary, by binary search.
+    fn find(&self, term: &str) -> Option<u32> {
+        let (mut lo, mut hi) = (0, self.terms());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.term(mid).cmp(term.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid as u32),
+            }
+        }
+        None
+    }
+
+    fn idf(&self, term: usize, w: &LexicalWeights) -> f32 {
         let n = self.papers() as f32;
-        let df = self.df[term] as f32;
+        let Some(&df) = self.df.as_slice().get(term) else {
+            return 0.0;
+        };
+        let df = df as f32;
         if df > w.max_df * n {
             return 0.0;
         }
-        let lang = if self.vocab[term].chars().next().is_some_and(is_hangul) {
-            w.korean
-        } else {
-            1.0
-        };
+        let korean = std::str::from_utf8(self.term(term))
+            .ok()
+            .and_then(|t| t.chars().next())
+            .is_some_and(is_hangul);
+        let lang = if korean { w.korean } else { 1.0 };
+        if lang == 0.0 {
+            return 0.0;
+        }
         lang * (((n + 1.0) / (df + 1.0)).ln() + 1.0)
     }
 
     /// Paper `p`'s unit tf-idf vector (kept for the next call under the default weights).
-    pub fn paper(&self, p: usize, w: &LexicalWeights) -> Cow<'_, Sparse> {
-        if *w == LexicalWeights::default() {
-            let cells = self
-                .default_papers
-                .get_or_init(|| (0..self.papers()).map(|_| Default::default()).collect());
-            return Cow::Borrowed(cells[p].get_or_init(|| self.paper_uncached(p, w)));
+    pub fn paper(&self, p: usize, w: &LexicalWeights) -> Arc<Sparse> {
+        if *w != LexicalWeights::default() {
+            return Arc::new(self.paper_uncached(p, w));
         }
-        Cow::Owned(self.paper_uncached(p, w))
+        let cache = |c: &mut HashMap<u32, Arc<Sparse>>| c.get(&(p as u32)).cloned();
+        if let Some(hit) = cache(&mut self.cache.lock().unwrap_or_else(|e| e.into_inner())) {
+            return hit;
+        }
+        let made = Arc::new(self.paper_uncached(p, w));
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p as u32, made.clone());
+        made
     }
 
     fn paper_uncached(&self, p: usize, w: &LexicalWeights) -> Sparse {
-        let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+        let o = self.offsets.as_slice();
+        // Out-of-order offsets (a damaged table the size checks let through) read as a
+        // paper without terms; `recommend verify` names the file.
+        let pairs = match (o.get(p), o.get(p + 1)) {
+            (Some(&a), Some(&b)) => self
+                .postings
+                .as_slice()
+                .get(a as usize * 2..b as usize * 2)
+                .unwrap_or_default(),
+            _ => &[],
+        };
         normalized(
-            self.postings[range]
-                .iter()
-                .map(|&(t, c)| (t, c as f32 * self.idf(t as usize, w)))
+            pairs
+                .chunks_exact(2)
+                .map(|tc| (tc[0], tc[1] as f32 * self.idf(tc[0] as usize, w)))
                 .filter(|x| x.1 > 0.0)
                 .collect(),
         )
@@ -301,10 +419,7 @@ impl LexicalStats {
 
     /// A free text's unit tf-idf vector over this collection's vocabulary.
     pub fn text(&self, text: &str, w: &LexicalWeights) -> Sparse {
-        let mut ids: Vec<u32> = terms(text)
-            .iter()
-            .filter_map(|t| self.vocab.binary_search(t).ok().map(|i| i as u32))
-            .collect();
+        let mut ids: Vec<u32> = terms(text).iter().filter_map(|t| self.find(t)).collect();
         ids.sort_unstable();
         let mut out: Vec<(u32, f32)> = Vec::new();
         for t in ids {
@@ -319,31 +434,33 @@ impl LexicalStats {
         normalized(out)
     }
 
-    /// The stored form (little-endian): magic, counts, vocabulary (length-prefixed UTF-8),
-    /// document frequencies, offsets, postings.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The one-file form (little-endian): magic, counts, vocabulary (length-prefixed
+    /// UTF-8), document frequencies, offsets, postings. Only tests write it now, to check
+    /// that older indexes are still read.
+    #[cfg(test)]
+    fn to_bytes(&self) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&(self.vocab.len() as u64).to_le_bytes());
+        b.extend_from_slice(&(self.terms() as u64).to_le_bytes());
         b.extend_from_slice(&(self.papers() as u64).to_le_bytes());
-        b.extend_from_slice(&(self.postings.len() as u64).to_le_bytes());
-        for t in &self.vocab {
-            b.extend_from_slice(&(t.len() as u32).to_le_bytes());
-            b.extend_from_slice(t.as_bytes());
+        b.extend_from_slice(&(self.postings.len() as u64 / 2).to_le_bytes());
+        for t in 0..self.terms() {
+            b.extend_from_slice(&(self.term(t).len() as u32).to_le_bytes());
+            b.extend_from_slice(self.term(t));
         }
-        for d in &self.df {
+        for d in self.df.as_slice() {
             b.extend_from_slice(&d.to_le_bytes());
         }
-        for o in &self.offsets {
+        for o in self.offsets.as_slice() {
             b.extend_from_slice(&o.to_le_bytes());
         }
-        for (t, c) in &self.postings {
-            b.extend_from_slice(&t.to_le_bytes());
-            b.extend_from_slice(&c.to_le_bytes());
+        for v in self.postings.as_slice() {
+            b.extend_from_slice(&v.to_le_bytes());
         }
         b
     }
 
+    /// Reads the one-file form of indexes written before the tables.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LexicalFormatError> {
         let mut r = Reader { bytes, at: 0 };
         if r.take(MAGIC.len())? != MAGIC {
@@ -360,28 +477,24 @@ impl LexicalStats {
             let len = r.u32()? as usize;
             let s = std::str::from_utf8(r.take(len)?)
                 .map_err(|_| LexicalFormatError("a term is not UTF-8".into()))?;
-            vocab.push(s.to_string());
+            vocab.push(s);
         }
-        let df = (0..terms).map(|_| r.u32()).collect::<Result<_, _>>()?;
+        let df: Vec<u32> = (0..terms).map(|_| r.u32()).collect::<Result<_, _>>()?;
         let offsets: Vec<u64> = (0..=papers).map(|_| r.u64()).collect::<Result<_, _>>()?;
-        let postings: Vec<(u32, u32)> = (0..nnz)
-            .map(|_| Ok((r.u32()?, r.u32()?)))
-            .collect::<Result<_, _>>()?;
+        let postings: Vec<u32> = (0..nnz * 2).map(|_| r.u32()).collect::<Result<_, _>>()?;
         if r.at != bytes.len()
             || offsets.last().copied() != Some(nnz as u64)
             || offsets.windows(2).any(|w| w[0] > w[1])
-            || postings.iter().any(|p| p.0 as usize >= terms)
+            || postings.iter().step_by(2).any(|&t| t as usize >= terms)
         {
             return Err(LexicalFormatError("inconsistent contents".into()));
         }
-        Ok(LexicalStats {
-            vocab,
-            df,
-            offsets,
-            postings,
-            default_idf: Default::default(),
-            default_papers: Default::default(),
-        })
+        Ok(Self::from_parts(
+            Records::owned(vocab),
+            Array::owned(df),
+            Array::owned(offsets),
+            Array::owned(postings),
+        ))
     }
 }
 
@@ -444,7 +557,7 @@ mod tests {
     fn shared_rare_terms_make_papers_close() {
         let s = stats();
         let w = LexicalWeights::default();
-        let p: Vec<Sparse> = (0..4).map(|i| s.paper(i, &w).into_owned()).collect();
+        let p: Vec<Sparse> = (0..4).map(|i| (*s.paper(i, &w)).clone()).collect();
         assert!((p[0].dot(&p[0]) - 1.0).abs() < 1e-5);
         assert!(p[0].dot(&p[1]) > 0.1, "{}", p[0].dot(&p[1]));
         assert_eq!(p[0].dot(&p[2]), 0.0);

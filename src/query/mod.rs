@@ -19,7 +19,6 @@ use lexical::Sparse;
 use crate::chunk::Lang;
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
-use crate::index::format::LEXICAL;
 use crate::index::{ann, Index, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
 use recommend_kernels::{Epilogue, Kernels, PackedF32};
@@ -369,31 +368,7 @@ impl PaperSpace {
     pub fn new(index: &Index) -> Result<Self, StoreError> {
         let dim = index.dim();
         let lang_means = language_means(index);
-        let n = index.paper_count();
-        let lexical = match index.read_file_unhashed(LEXICAL)? {
-            Some(bytes) => LexicalStats::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
-                dir: index.dir().to_path_buf(),
-                reason: e.to_string(),
-            })?,
-            // Written before lexical statistics were stored: count them now.
-            None => {
-                let mut texts = Vec::with_capacity(n);
-                for i in 0..n {
-                    let mut t = vec![index.paper_meta(i)?.title];
-                    for row in index.passages_of(i) {
-                        t.push(index.passage_text(row)?);
-                    }
-                    texts.push(t);
-                }
-                LexicalStats::build(texts.iter().map(|t| t.iter().map(String::as_str).collect()))
-            }
-        };
-        if lexical.papers() != n {
-            return Err(StoreError::Corrupt {
-                dir: index.dir().to_path_buf(),
-                reason: format!("{LEXICAL} describes {} papers, not {n}", lexical.papers()),
-            });
-        }
+        let lexical = LexicalStats::open(index)?;
         Ok(Self {
             dim,
             metas: Default::default(),
