@@ -5,15 +5,15 @@
 //! Per size: build time and peak memory of the writing process, disk size, index open time,
 //! `similar` and `search` process wall time p50/p95 and peak memory (search both with a
 //! fixed query vector and with the model), and recall@10 of the approximate first stages
-//! against exact scans. `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
+//! against exact scans (for `similar`, its whole answer against `similar --exact`). `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
 //! disk at 1M: `SCALE_DIR` puts the indexes elsewhere, `SCALE_SIZES=10000,100000` picks
 //! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run); the results go
 //! to stdout as a Markdown table and to `SCALE_DIR/scale.json`. Under `cargo test` it runs
 //! one 5,000-paper index (2 passages each, `SCALE_PASSAGES`) with few repetitions, to check
 //! that the benchmark works.
 
-use recommend::index::csls::CenterView;
 use recommend::index::{self, synthetic, Index, Scan};
+use recommend::query::{self, PaperSpace, SimilarRequest};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,14 +36,15 @@ struct Row {
     search_model_p50_ms: f64,
     search_model_p95_ms: f64,
     search_model_peak_mb: f64,
-    /// In process: loading the paper graph (hnsw_rs reads it whole), then one first stage
-    /// (graph walk for 200 candidates, re-scored exactly) plus the ten result rows' metadata.
-    graph_load_ms: f64,
+    /// In process: one first stage of `similar` (the paper lists' `FIRST_STAGE`
+    /// candidates, re-scored exactly) plus the ten result rows' metadata.
     first_stage_p50_ms: f64,
+    /// Top 10 of `similar` (default, from the paper lists) against `similar --exact`.
     similar_recall10: f64,
     search_recall10: f64,
-    /// ef of the paper graph's walk and the candidates re-scored.
-    paper_graph_candidates: usize,
+    first_stage_candidates: usize,
+    paper_probes: usize,
+    paper_lists: usize,
     passage_probes: usize,
     passage_lists: usize,
 }
@@ -150,40 +151,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// CSLS scores of candidates `rows` for paper `q` (the first stage of `similar`).
-fn csls_top(ix: &Index, center: &CenterView, q: usize, rows: &[usize], k: usize) -> Vec<usize> {
-    let qc = center.centered(ix.paper_vector(q));
-    let q_mean = index::ann::dot(&qc, center.mean);
-    let h = ix.hubness();
-    let mut scored: Vec<(usize, f32)> = rows
-        .iter()
-        .filter(|&&j| j != q)
-        .map(|&j| {
-            let cos = center.cosine(&qc, q_mean, ix.paper_vectors(), j);
-            (j, 2.0 * cos - h[q] - h[j])
-        })
-        .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored.into_iter().take(k).map(|h| h.0).collect()
-}
-
 /// Recall@10 of the approximate first stages against exact scans, over `queries` papers.
 fn recall(ix: &Index, queries: usize) -> (f64, f64) {
     let n = ix.paper_count();
-    let center = ix.center();
-    let all: Vec<usize> = (0..n).collect();
+    let space = PaperSpace::new(ix).expect("paper space");
     let (mut sim_found, mut sim_total, mut search_found, mut search_total) = (0, 0, 0, 0);
     for s in 0..queries {
         let q = (s * 7919 + 13) % n;
-        let exact = csls_top(ix, &center, q, &all, 10);
-        let qc = center.centered(ix.paper_vector(q));
-        let candidates: Vec<usize> = ix
-            .nearest_papers(&qc, index::ivf::CANDIDATES, Scan::Approximate, &|_| true)
-            .expect("paper lists")
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
-        let approx = csls_top(ix, &center, q, &candidates, 10);
+        let top = |exact: bool| -> Vec<String> {
+            let req = SimilarRequest {
+                exact,
+                ..SimilarRequest::new(synthetic::paper_id(q), 10)
+            };
+            let found = query::similar(ix, &space, &req).expect("similar");
+            found.results.into_iter().map(|r| r.id).collect()
+        };
+        let (exact, approx) = (top(true), top(false));
         sim_total += exact.len();
         sim_found += approx.iter().filter(|j| exact.contains(j)).count();
         // A query vector near a passage, not equal to it: the passage plus noise.
@@ -307,11 +290,8 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
     ) = summarize(&searches);
 
     // In process, after the processes: a child's peak RSS (from `wait4`) also counts what
-    // it shared with this process when forked, so the graph must not be loaded before.
-    row.paper_graph_candidates = index::ivf::CANDIDATES;
-    let t = Instant::now();
-    ix.paper_graph().expect("paper graph");
-    row.graph_load_ms = t.elapsed().as_secs_f64() * 1e3;
+    // it shared with this process when forked, so nothing large is read before.
+    row.first_stage_candidates = query::FIRST_STAGE;
     let center = ix.center();
     let mut stage: Vec<f64> = (0..50)
         .map(|i| {
@@ -319,8 +299,8 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
             let t = Instant::now();
             let qc = center.centered(ix.paper_vector(q));
             let hits = ix
-                .nearest_papers(&qc, index::ivf::CANDIDATES, Scan::Approximate, &|_| true)
-                .expect("graph");
+                .nearest_papers(&qc, query::FIRST_STAGE, Scan::Approximate, &|_| true)
+                .expect("paper lists");
             for h in hits.iter().take(10) {
                 std::hint::black_box(ix.paper_meta(h.0).expect("meta"));
             }
@@ -330,6 +310,8 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
     row.first_stage_p50_ms = percentile(&mut stage, 0.5);
     let lists = ix.lists(index::Lists::Passages).expect("passage lists");
     (row.passage_lists, row.passage_probes) = (lists.lists(), lists.default_probes());
+    let lists = ix.lists(index::Lists::Papers).expect("paper lists");
+    (row.paper_lists, row.paper_probes) = (lists.lists(), lists.default_probes());
 
     (row.similar_recall10, row.search_recall10) = recall(&ix, repeats.max(20) * 3);
     drop(ix);
@@ -346,7 +328,7 @@ fn main() {
             if bench {
                 "10000,100000,1000000".into()
             } else {
-                // The smallest index with a paper graph (see `ann::EXACT_BELOW`).
+                // The smallest index with paper lists (see `ann::EXACT_BELOW`).
                 "5000".into()
             }
         })
@@ -374,12 +356,12 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | graph load | first stage p50 | similar recall@10 | search recall@10 |"
+        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | first stage p50 | paper lists / probes | similar recall@10 | search recall@10 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} ms | {:.2} ms | {:.3} | {:.3} |",
+            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.2} ms | {} / {} | {:.3} | {:.3} |",
             r.papers,
             r.passages,
             r.build_s,
@@ -395,8 +377,9 @@ fn main() {
             r.search_model_p50_ms,
             r.search_model_p95_ms,
             r.search_model_peak_mb,
-            r.graph_load_ms,
             r.first_stage_p50_ms,
+            r.paper_lists,
+            r.paper_probes,
             r.similar_recall10,
             r.search_recall10
         );

@@ -360,7 +360,8 @@ fn corrupt_or_missing_index_is_a_clear_error() {
         "passages.f32",
         "passages.ivf.lists",
         "passages.text",
-        "lexical.bin",
+        "lexical.postings",
+        "lexical.terms.idx",
         "papers.meta",
         "papers.meta.idx",
         "papers.hubness",
@@ -402,6 +403,39 @@ fn corrupt_or_missing_index_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model"), "{err}");
+}
+
+/// Indexes written before the lexical statistics became mapped tables hold them in one
+/// file, `lexical.bin`: such an index answers exactly as the tables do.
+#[test]
+fn lexical_statistics_in_the_older_one_file_form_give_the_same_answers() {
+    use recommend::query::lexical::{LexicalStats, TABLES};
+    let (dir, gen) = copy_of_seed_index();
+    let before = json(dir.path(), &["similar", "--id", "CAD"]);
+    let bytes = {
+        let index = recommend::index::Index::open(dir.path()).unwrap();
+        LexicalStats::open(&index).unwrap().to_bytes()
+    };
+    let mut manifest = manifest_of(&gen);
+    let files = manifest["files"].as_object_mut().unwrap();
+    for table in TABLES {
+        for name in [table.to_string(), format!("{table}.idx")] {
+            if files.remove(&name).is_some() {
+                std::fs::remove_file(gen.join(&name)).unwrap();
+            }
+        }
+    }
+    files.insert(
+        "lexical.bin".into(),
+        serde_json::json!({"bytes": bytes.len(), "sha256": recommend::index::store::sha256_hex(&bytes)}),
+    );
+    std::fs::write(gen.join("lexical.bin"), &bytes).unwrap();
+    std::fs::write(gen.join("manifest.json"), manifest.to_string()).unwrap();
+    let after = json(dir.path(), &["similar", "--id", "CAD"]);
+    assert_eq!(before, after);
+    // And the old file, damaged, is refused like any other.
+    std::fs::write(gen.join("lexical.bin"), &bytes[..bytes.len() / 2]).unwrap();
+    refused_with_reindex_advice(dir.path(), &["similar", "--id", "CAD"]);
 }
 
 #[test]

@@ -108,6 +108,10 @@ enum Command {
         seeds: Seeds,
         #[command(flatten)]
         filter: FilterArgs,
+        /// Rank every paper instead of the nearest ones from the paper lists (which an
+        /// index of 5,000 papers or more uses by default).
+        #[arg(long)]
+        exact: bool,
     },
     /// Papers matching a free-text query in any language.
     Search {
@@ -305,6 +309,7 @@ impl Cli {
                 scoring,
                 seeds,
                 filter,
+                exact,
             } => Mode::Similar(SimilarRequest {
                 ids: id,
                 not,
@@ -313,6 +318,7 @@ impl Cli {
                 seeds,
                 fusion: Fusion::default(),
                 filter: filter.filter(),
+                exact,
             }),
             Command::Search {
                 query,

@@ -4,10 +4,12 @@
 //! Small collections (the seed corpus has about a hundred papers) are answered by an exact
 //! scan, which is both as fast as anything at that size and the ground truth the
 //! approximate structures are measured against. Above `EXACT_BELOW` papers, `similar`'s
-//! first stage walks an HNSW graph (hnsw_rs) over the centered paper vectors, written at
-//! index time (it also gives each paper's neighbours for CSLS hubness, one search per paper
-//! instead of one scan). Passages use IVF lists instead (`ivf`): ten million passages are
-//! too many graph inserts for a two-core build.
+//! first stage reads IVF lists (`ivf`) over the centered paper vectors, as `search` does
+//! over passages. Indexes written before 2026-12-02 hold an HNSW graph (hnsw_rs) over the
+//! papers instead, which this module still loads and walks: a walk is faster than probing
+//! lists (2.8 ms for 200 candidates at 100,000 papers), but hnsw_rs reads the whole graph
+//! before the first walk (3.2 s at that size), which a one-shot `similar` cannot afford, and
+//! builds it with one search per insert.
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::prelude::{AnnT, Hnsw, HnswIo};

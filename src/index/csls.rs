@@ -190,6 +190,38 @@ pub fn hubness_graph(rows: &dyn ivf::RowSource, graph: &ann::Graph) -> Vec<f32> 
         .collect()
 }
 
+/// Hubness of every row through IVF lists built over the same rows: each row's nearest
+/// rows among the lists' candidates (`ivf::HUBNESS_CANDIDATES` from at most
+/// `ivf::HUBNESS_PROBES` lists), re-scored exactly.
+pub fn hubness_lists(rows: &dyn ivf::RowSource, lists: &ivf::Ivf) -> Vec<f32> {
+    let dim = rows.dim();
+    (0..rows.len())
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; dim], vec![0f32; dim]),
+            |(q, other), i| {
+                rows.row(i, q);
+                let mut sims: Vec<f32> = lists
+                    .candidates(
+                        q,
+                        lists.default_probes().min(ivf::HUBNESS_PROBES),
+                        ivf::HUBNESS_CANDIDATES,
+                    )
+                    .into_iter()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(j, _)| {
+                        rows.row(j, other);
+                        ann::dot(q, other)
+                    })
+                    .collect();
+                sims.sort_by(|a, b| b.total_cmp(a));
+                sims.truncate(NEIGHBOURS);
+                sims.iter().sum::<f32>() / sims.len().max(1) as f32
+            },
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +265,29 @@ mod tests {
         let graph = ann::Graph::build_rows(&rows, ann::Params::default());
         let walked = hubness_graph(&rows, &graph);
         for (a, b) in scan.iter().zip(&walked) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        // IVF lists over the same rows, probed in full, find the same neighbours.
+        let dir = tempfile::tempdir().unwrap();
+        let mut gen = super::super::GenerationWriter::new(dir.path()).unwrap();
+        ivf::write(&mut gen, "t.ivf", &rows).unwrap();
+        let corrupt = |reason: String| super::super::StoreError::Corrupt {
+            dir: dir.path().into(),
+            reason,
+        };
+        let n = ivf::RowSource::len(&rows);
+        let lists = ivf::Ivf::open(
+            gen.dir(),
+            gen.file_infos(),
+            "t.ivf",
+            n,
+            dim,
+            Some(n),
+            &corrupt,
+        )
+        .unwrap();
+        let listed = hubness_lists(&rows, &lists);
+        for (a, b) in scan.iter().zip(&listed) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }

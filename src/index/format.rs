@@ -46,9 +46,14 @@ pub const PAPER_GRAPH: &str = "papers";
 pub const GRAPH_PARTS: [&str; 2] = ["hnsw.graph", "hnsw.data"];
 /// IVF lists over passage vectors (see `ivf`).
 pub const PASSAGE_IVF: &str = "passages.ivf";
+/// IVF lists over centered paper vectors (from `ann::EXACT_BELOW` papers): `similar`'s
+/// first stage and the neighbours behind hubness. Indexes written before them hold an
+/// HNSW graph (`PAPER_GRAPH`) instead, still read.
+pub const PAPER_IVF: &str = "papers.ivf";
 /// Each paper's 2-D map position `(x, y)` (see `crate::layout`), in paper order.
 pub const MAP: &str = "map.f32";
-/// Term statistics for lexical scoring (written by `query::lexical`).
+/// Term statistics for lexical scoring in the one file of earlier indexes (read by
+/// `query::lexical`, which now writes them as the tables `query::lexical::TABLES`).
 pub const LEXICAL: &str = "lexical.bin";
 
 pub const F32_ROWS: &[u8; 8] = b"f32 rows";

@@ -15,7 +15,7 @@ use super::ann;
 use super::columns::{Columns, PaperTables};
 use super::csls::{self, Center, CenterView};
 use super::format::*;
-use super::ivf::Ivf;
+use super::ivf::{self, Ivf};
 use super::mapped::{Array, Header, Records};
 use super::store::{self, StoreError};
 use super::vectors::f32s;
@@ -45,9 +45,13 @@ pub struct Index {
     center: Array<f32>,
     center_norms: Array<f32>,
     columns: Columns,
-    /// The HNSW graph over centered paper vectors, loaded on first use (see `paper_graph`).
+    /// The HNSW graph over centered paper vectors of indexes written before the paper
+    /// lists, loaded on first use (see `paper_graph`).
     paper_graph: std::sync::OnceLock<Result<ann::Graph, String>>,
     passage_lists: Option<Ivf>,
+    /// The IVF lists over centered paper vectors (indexes of `EXACT_BELOW` papers or more
+    /// written since they replaced the graph).
+    paper_lists: Option<Ivf>,
 }
 
 impl Index {
@@ -262,9 +266,9 @@ impl Index {
 
     /// `read_file` for a file every query reads, checked against the length the manifest
     /// gives (as every table is at open) but not hashed: at 100,000 papers the sha256 of
-    /// `lexical.bin` (37 MB) was a sixth of a `similar` process. Its full checksum is still
-    /// checked when the index is written, by `recommend index` and by `recommend verify`,
-    /// and its reader checks its own header and consistency.
+    /// `lexical.bin` (37 MB, the one-file lexical statistics of earlier indexes) was a
+    /// sixth of a `similar` process. Its full checksum is still checked by `recommend
+    /// index` and `recommend verify`, and its reader checks its own header and consistency.
     pub fn read_file_unhashed(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read_listed(name, read_sized)
     }
@@ -289,7 +293,8 @@ impl Index {
     /// and checked; `None` when the manifest lists no such file.
     pub fn feature_records(&self, name: &str) -> Result<Option<Records>, StoreError> {
         let idx = format!("{name}.idx");
-        let (Some(data), Some(offsets)) = (self.manifest.files.get(name), self.manifest.files.get(&idx))
+        let (Some(data), Some(offsets)) =
+            (self.manifest.files.get(name), self.manifest.files.get(&idx))
         else {
             return Ok(None);
         };
@@ -345,7 +350,8 @@ impl Index {
                 let name = format!("{PAPER_GRAPH}.{ext}");
                 if !self.manifest.files.contains_key(&name) {
                     return Err(format!(
-                        "it has no paper graph ({} papers; one is written from {})",
+                        "it has no paper graph ({} papers; indexes of {} papers or more \
+                         written before the paper lists have one)",
                         self.paper_count(),
                         ann::EXACT_BELOW
                     ));
@@ -359,11 +365,12 @@ impl Index {
         loaded.as_ref().map_err(|e| self.corrupt(e.clone()))
     }
 
-    /// The approximate-search lists over passage vectors; an index of an older format has
-    /// none.
+    /// The approximate-search lists over passage vectors, or over centered paper vectors;
+    /// an index of an older format (or, for papers, a small one) has none.
     pub fn lists(&self, which: Lists) -> Result<&Ivf, StoreError> {
         let lists = match which {
             Lists::Passages => &self.passage_lists,
+            Lists::Papers => &self.paper_lists,
         };
         lists.as_ref().ok_or_else(|| {
             self.corrupt(format!(
@@ -415,6 +422,7 @@ impl Index {
             columns: self.columns.clone(),
             paper_graph: Default::default(),
             passage_lists: None,
+            paper_lists: None,
         }
     }
 
@@ -444,6 +452,7 @@ impl Index {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lists {
     Passages,
+    Papers,
 }
 
 fn open_mapped(
@@ -582,6 +591,11 @@ fn open_mapped(
             None,
             corrupt,
         )?),
+        paper_lists: manifest
+            .files
+            .contains_key(&ivf::file_names(PAPER_IVF)[0])
+            .then(|| Ivf::open(&dir, &manifest.files, PAPER_IVF, papers, dim, None, corrupt))
+            .transpose()?,
         dir,
         manifest,
     })
@@ -703,6 +717,7 @@ fn open_json(
         columns: tables.into_columns(),
         paper_graph: Default::default(),
         passage_lists: None,
+        paper_lists: None,
     })
 }
 

@@ -1,8 +1,8 @@
 //! Nearest papers and passages of an index: the first stage of every query.
 //!
 //! Below a size a query scans exactly (at that size a scan is as fast as anything, and it
-//! is the ground truth); above it, the paper graph (hnsw_rs, see `ann`) or the passage
-//! IVF lists (see `ivf`) propose candidates that are then re-scored exactly on the f32 vectors, so the scores and order a caller
+//! is the ground truth); above it, IVF lists over papers or passages (see `ivf`; the
+//! paper graph of hnsw_rs in indexes written before the paper lists) propose candidates that are then re-scored exactly on the f32 vectors, so the scores and order a caller
 //! sees are exact and only recall is approximate (measured in BENCHMARKS.md).
 
 use super::ann::{self, Hit};
@@ -110,8 +110,12 @@ impl Index {
             best_first(&mut hits, n);
             return Ok(hits);
         }
-        // The graph's walk finds candidates; those `accept` refuses are dropped, so ask for
-        // more until `n` pass (a narrow filter ends in the exact scan above).
+        if let Ok(lists) = self.lists(Lists::Papers) {
+            return Ok(from_lists(lists, query, n, accept, &exact));
+        }
+        // An index written before the paper lists: its graph. The walk finds candidates;
+        // those `accept` refuses are dropped, so ask for more until `n` pass (a narrow
+        // filter ends in the exact scan above).
         let graph = self.paper_graph()?;
         let mut want = n.max(ivf::CANDIDATES);
         loop {

@@ -228,23 +228,12 @@ mod tests {
         crate::index::verify(root.path()).unwrap();
     }
 
-    #[test]
-    fn the_paper_graph_and_passage_lists_find_what_a_scan_finds() {
-        // From `EXACT_BELOW` papers on, the writer builds the paper graph (hnsw_rs).
-        let root = tempfile::tempdir().unwrap();
-        let n = crate::index::ann::EXACT_BELOW;
-        let spec = Spec {
-            papers: n,
-            passages_per_paper: 2,
-            dim: 32,
-            seed: 9,
-        };
-        write(root.path(), spec, model(32)).unwrap();
-        let ix = Index::open(root.path()).unwrap();
-        assert!(ix.manifest().files.contains_key("papers.hnsw.graph"));
+    /// Recall@10 of the approximate first stages (papers and passages) against exact
+    /// scans, over every 97th paper of `ix` (written with 2 passages per paper).
+    fn approximate_recall(ix: &Index) -> f64 {
         let center = ix.center();
         let (mut found, mut total) = (0, 0);
-        for q in (0..n).step_by(97) {
+        for q in (0..ix.paper_count()).step_by(97) {
             let qv = center.centered(ix.paper_vector(q));
             let exact = ix.nearest_papers(&qv, 10, Scan::Exact, &|_| true).unwrap();
             let approx = ix
@@ -259,9 +248,28 @@ mod tests {
             total += exact.len();
             found += approx.iter().filter(|h| exact.contains(h)).count();
         }
-        assert!(found as f64 >= 0.95 * total as f64, "{found}/{total}");
+        found as f64 / total as f64
+    }
+
+    #[test]
+    fn the_paper_and_passage_lists_find_what_a_scan_finds() {
+        // From `EXACT_BELOW` papers on, the writer builds IVF lists over the papers.
+        let root = tempfile::tempdir().unwrap();
+        let n = crate::index::ann::EXACT_BELOW;
+        let spec = Spec {
+            papers: n,
+            passages_per_paper: 2,
+            dim: 32,
+            seed: 9,
+        };
+        write(root.path(), spec, model(32)).unwrap();
+        let ix = Index::open(root.path()).unwrap();
+        let files = &ix.manifest().files;
+        assert!(files.contains_key("papers.ivf.codes") && !files.contains_key("papers.hnsw.graph"));
+        let recall = approximate_recall(&ix);
+        assert!(recall >= 0.95, "{recall}");
         // A filter is applied before the cut, not after.
-        let qv = center.centered(ix.paper_vector(0));
+        let qv = ix.center().centered(ix.paper_vector(0));
         let even = ix
             .nearest_papers(&qv, 10, Scan::Approximate, &|r| r % 2 == 0)
             .unwrap();
@@ -269,9 +277,68 @@ mod tests {
         assert!(even.iter().all(|h| h.0 % 2 == 0));
         crate::index::verify(root.path()).unwrap();
 
+        // A list file changed in place fails `verify`; a truncated one fails at open.
+        let gen = crate::index::store::current(root.path()).unwrap();
+        let codes = gen.join("papers.ivf.codes");
+        let mut bytes = std::fs::read(&codes).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&codes, &bytes).unwrap();
+        let err = crate::index::verify(root.path()).unwrap_err().to_string();
+        assert!(err.contains("papers.ivf.codes does not match"), "{err}");
+        std::fs::write(&codes, &bytes[..mid]).unwrap();
+        let err = Index::open(root.path()).err().unwrap().to_string();
+        assert!(err.contains("papers.ivf.codes"), "{err}");
+    }
+
+    /// Indexes written before the paper lists hold an hnsw_rs graph over the papers: it is
+    /// still walked (after its checksum is checked), and a damaged one is refused.
+    #[test]
+    fn an_older_index_with_a_paper_graph_still_finds_what_a_scan_finds() {
+        use crate::index::{ann, csls, format::PAPER_GRAPH, format::PAPER_IVF, ivf};
+        let root = tempfile::tempdir().unwrap();
+        let n = crate::index::ann::EXACT_BELOW;
+        let spec = Spec {
+            papers: n,
+            passages_per_paper: 2,
+            dim: 32,
+            seed: 9,
+        };
+        write(root.path(), spec, model(32)).unwrap();
+        // Rewrite the generation as such an index: the graph instead of the paper lists.
+        let gen = crate::index::store::current(root.path()).unwrap();
+        let ix = Index::open(root.path()).unwrap();
+        let rows = csls::CenteredRows {
+            vectors: ix.paper_vectors(),
+            center: ix.center(),
+        };
+        ann::Graph::build_rows(&rows, ann::Params::default())
+            .dump(&gen, PAPER_GRAPH)
+            .unwrap();
+        drop(ix);
+        let manifest_path = gen.join("manifest.json");
+        let mut manifest: crate::index::Manifest =
+            serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        for name in ivf::file_names(PAPER_IVF) {
+            manifest.files.remove(&name);
+            std::fs::remove_file(gen.join(&name)).unwrap();
+        }
+        for ext in crate::index::format::GRAPH_PARTS {
+            let name = format!("{PAPER_GRAPH}.{ext}");
+            let (bytes, sha256) = crate::index::write::hash_file(&gen.join(&name)).unwrap();
+            manifest
+                .files
+                .insert(name, crate::index::FileInfo { bytes, sha256 });
+        }
+        std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let ix = Index::open(root.path()).unwrap();
+        assert!(ix.lists(crate::index::Lists::Papers).is_err());
+        let recall = approximate_recall(&ix);
+        assert!(recall >= 0.95, "{recall}");
+        crate::index::verify(root.path()).unwrap();
+
         // A graph file changed in place fails `verify` and the lazy load; a truncated one
         // fails at open.
-        let gen = crate::index::store::current(root.path()).unwrap();
         let data = gen.join("papers.hnsw.data");
         let mut bytes = std::fs::read(&data).unwrap();
         let mid = bytes.len() / 2;
@@ -280,6 +347,7 @@ mod tests {
         let err = crate::index::verify(root.path()).unwrap_err().to_string();
         assert!(err.contains("papers.hnsw.data does not match"), "{err}");
         let ix = Index::open(root.path()).unwrap();
+        let qv = ix.center().centered(ix.paper_vector(0));
         let err = ix
             .nearest_papers(&qv, 10, Scan::Approximate, &|_| true)
             .unwrap_err();

@@ -212,7 +212,12 @@ const OFFSETS_KIND: &[u8; 8] = b"lex offs";
 const POSTINGS_KIND: &[u8; 8] = b"lex post";
 
 impl LexicalStats {
-    fn from_parts(vocab: Records, df: Array<u32>, offsets: Array<u64>, postings: Array<u32>) -> Self {
+    fn from_parts(
+        vocab: Records,
+        df: Array<u32>,
+        offsets: Array<u64>,
+        postings: Array<u32>,
+    ) -> Self {
         LexicalStats {
             vocab,
             df,
@@ -435,10 +440,9 @@ impl LexicalStats {
     }
 
     /// The one-file form (little-endian): magic, counts, vocabulary (length-prefixed
-    /// UTF-8), document frequencies, offsets, postings. Only tests write it now, to check
-    /// that older indexes are still read.
-    #[cfg(test)]
-    fn to_bytes(&self) -> Vec<u8> {
+    /// UTF-8), document frequencies, offsets, postings. Indexes no longer write it; tests
+    /// do, to check that older indexes are still read.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(MAGIC);
         b.extend_from_slice(&(self.terms() as u64).to_le_bytes());

@@ -19,7 +19,8 @@ use lexical::Sparse;
 use crate::chunk::Lang;
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
-use crate::index::{ann, Index, PaperMeta, Scan, StoreError};
+use crate::index::search::EXACT_BELOW;
+use crate::index::{ann, Index, Lists, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
 use recommend_kernels::{Epilogue, Kernels, PackedF32};
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,11 @@ const DENSE_TERMS: usize = 1 << 20;
 /// passages: their cost then stays flat as the collection grows.
 pub const SHORTLIST: usize = 200;
 
+/// Candidates the paper lists propose for CSLS to rank (above `EXACT_BELOW` papers), from
+/// which it keeps the `SHORTLIST`: CSLS subtracts each paper's hubness, so a paper just
+/// outside the nearest few hundred by cosine can enter its top 200.
+pub const FIRST_STAGE: usize = 5 * SHORTLIST;
+
 /// How several seed papers are combined into one ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -153,6 +159,10 @@ pub struct SimilarRequest {
     pub fusion: Fusion,
     #[serde(default)]
     pub filter: Filter,
+    /// Rank every paper (the ground truth) instead of the paper lists' candidates, which
+    /// an index of `index::search::EXACT_BELOW` papers or more uses by default.
+    #[serde(default)]
+    pub exact: bool,
 }
 
 fn default_k() -> usize {
@@ -170,6 +180,7 @@ impl SimilarRequest {
             seeds: Seeds::default(),
             fusion: Fusion::default(),
             filter: Filter::default(),
+            exact: false,
         }
     }
 }
@@ -795,9 +806,20 @@ pub fn similar(
         return Err(QueryError::SeedAndNot(paper_ref(index, both)?.id));
     }
     let allowed = space.allowed(index, &req.filter)?;
-    let candidates: Vec<usize> = (0..index.paper_count())
-        .filter(|i| allowed[*i] && !pos.contains(i) && !neg.contains(i))
-        .collect();
+    let accept = |i: usize| allowed[i] && !pos.contains(&i) && !neg.contains(&i);
+    let candidates: Vec<usize> = match index.lists(Lists::Papers) {
+        // A large index: the papers nearest the seeds in the centered space, from the
+        // lists (a few lists read, not every paper scored).
+        Ok(_) if !req.exact && index.paper_count() >= EXACT_BELOW => {
+            let probe = space.probe(index, &pos);
+            index
+                .nearest_papers(&probe.centered, FIRST_STAGE, Scan::Approximate, &accept)?
+                .into_iter()
+                .map(|h| h.0)
+                .collect()
+        }
+        _ => (0..index.paper_count()).filter(|&i| accept(i)).collect(),
+    };
     let ranked = space.rank(index, req, &pos, &neg, &candidates);
     let several = pos.len() > 1;
     let text = |c: Option<usize>| c.map_or(Ok(String::new()), |c| index.passage_text(c));
