@@ -251,18 +251,23 @@ mod tests {
         found as f64 / total as f64
     }
 
-    #[test]
-    fn the_paper_and_passage_lists_find_what_a_scan_finds() {
-        // From `EXACT_BELOW` papers on, the writer builds IVF lists over the papers.
+    /// An index of `EXACT_BELOW` papers (2 passages each): the smallest with paper lists.
+    fn smallest_with_lists() -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
-        let n = crate::index::ann::EXACT_BELOW;
         let spec = Spec {
-            papers: n,
+            papers: crate::index::ann::EXACT_BELOW,
             passages_per_paper: 2,
             dim: 32,
             seed: 9,
         };
         write(root.path(), spec, model(32)).unwrap();
+        root
+    }
+
+    #[test]
+    fn the_paper_and_passage_lists_find_what_a_scan_finds() {
+        // From `EXACT_BELOW` papers on, the writer builds IVF lists over the papers.
+        let root = smallest_with_lists();
         let ix = Index::open(root.path()).unwrap();
         let files = &ix.manifest().files;
         assert!(files.contains_key("papers.ivf.codes") && !files.contains_key("papers.hnsw.graph"));
@@ -296,15 +301,7 @@ mod tests {
     #[test]
     fn an_older_index_with_a_paper_graph_still_finds_what_a_scan_finds() {
         use crate::index::{ann, csls, format::PAPER_GRAPH, format::PAPER_IVF, ivf};
-        let root = tempfile::tempdir().unwrap();
-        let n = crate::index::ann::EXACT_BELOW;
-        let spec = Spec {
-            papers: n,
-            passages_per_paper: 2,
-            dim: 32,
-            seed: 9,
-        };
-        write(root.path(), spec, model(32)).unwrap();
+        let root = smallest_with_lists();
         // Rewrite the generation as such an index: the graph instead of the paper lists.
         let gen = crate::index::store::current(root.path()).unwrap();
         let ix = Index::open(root.path()).unwrap();
