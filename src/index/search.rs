@@ -2,7 +2,8 @@
 //!
 //! Below a size a query scans exactly (at that size a scan is as fast as anything, and it
 //! is the ground truth); above it, IVF lists over papers or passages (see `ivf`; the
-//! paper graph of hnsw_rs in indexes written before the paper lists) propose candidates that are then re-scored exactly on the f32 vectors, so the scores and order a caller
+//! paper graph of hnsw_rs in indexes written before the paper lists) propose candidates
+//! that are then re-scored exactly on the f32 vectors, so the scores and order a caller
 //! sees are exact and only recall is approximate (measured in BENCHMARKS.md).
 
 use super::ann::{self, Hit};

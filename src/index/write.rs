@@ -12,7 +12,6 @@
 //! statistics, the approximate-search lists, the id table, filter columns) from the mapped
 //! files and publishes the generation.
 
-use super::ann;
 use super::columns::PaperTables;
 use super::csls;
 use super::format::*;
@@ -184,27 +183,6 @@ impl GenerationWriter {
         let (bytes, sha256) = hash_file(&path).map_err(io)?;
         self.files
             .insert(name.to_string(), FileInfo { bytes, sha256 });
-        Ok(())
-    }
-
-    /// Writes an HNSW graph as `<name>.hnsw.graph` and `<name>.hnsw.data` (hnsw_rs writes
-    /// its files itself: into a scratch directory, then moved in like every other file).
-    pub fn put_graph(&mut self, name: &str, graph: &ann::Graph) -> Result<(), StoreError> {
-        let scratch = tempfile::tempdir_in(&self.dir).map_err(store::io_err(&self.dir))?;
-        graph
-            .dump(scratch.path(), name)
-            .map_err(|e| StoreError::Io {
-                path: scratch.path().to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        for ext in GRAPH_PARTS {
-            let file = format!("{name}.{ext}");
-            let from = scratch.path().join(&file);
-            let to = self.dir.join(&file);
-            std::fs::rename(&from, &to).map_err(store::io_err(&from))?;
-            let (bytes, sha256) = hash_file(&to).map_err(store::io_err(&to))?;
-            self.files.insert(file, FileInfo { bytes, sha256 });
-        }
         Ok(())
     }
 
