@@ -447,17 +447,29 @@ impl PaperSpace {
         for i in rows {
             let start = out.len();
             out.extend_from_slice(index.passage_vector(i));
-            let row = &mut out[start..];
-            if let Some(mean) = self.lang_mean(index.passage_lang(i)) {
-                row.iter_mut().zip(mean).for_each(|(x, m)| *x -= m);
-            }
-            let norm = ann::dot(row, row).sqrt();
-            if norm > 0.0 {
-                let inv = 1.0 / norm;
-                row.iter_mut().for_each(|x| *x *= inv);
-            }
+            self.center_in_language(&mut out[start..], index.passage_lang(i));
         }
         out
+    }
+
+    /// `v`, a passage vector of language `lang`, minus that language's mean passage and
+    /// re-normalized: the space in which passage matching compares passages (see
+    /// `centered_passages`). Eval measures cross-lingual retrieval in it.
+    pub fn language_centered(&self, v: &[f32], lang: Option<Lang>) -> Vec<f32> {
+        let mut row = v.to_vec();
+        self.center_in_language(&mut row, lang);
+        row
+    }
+
+    fn center_in_language(&self, row: &mut [f32], lang: Option<Lang>) {
+        if let Some(mean) = self.lang_mean(lang) {
+            row.iter_mut().zip(mean).for_each(|(x, m)| *x -= m);
+        }
+        let norm = ann::dot(row, row).sqrt();
+        if norm > 0.0 {
+            let inv = 1.0 / norm;
+            row.iter_mut().for_each(|x| *x *= inv);
+        }
     }
 
     /// Keeps every passage centered (`centered_passages`) and packed for the CPU's matrix
@@ -1058,6 +1070,13 @@ mod tests {
                 / a.len() as f32
         };
         let ours = centered(probe.passages.clone());
+        // One passage centered on its own (what eval's cross-lingual check uses) is the
+        // row matching compares.
+        for i in [0, 7, ix.passage_count() - 1] {
+            let one = space.language_centered(ix.passage_vector(i), ix.passage_lang(i));
+            assert_eq!(one, centered(vec![i])[0]);
+            assert!((ann::dot(&one, &one) - 1.0).abs() < 1e-5);
+        }
         for (c, &j) in candidates.iter().enumerate() {
             let theirs = centered(ix.passages_of(j).collect());
             let want = (best(&ours, &theirs) + best(&theirs, &ours)) / 2.0;
