@@ -7,7 +7,8 @@
 //! fixed query vector and with the model), and recall@10 of the approximate first stages
 //! against exact scans (for `similar`, its whole answer against `similar --exact`). `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
 //! disk at 1M: `SCALE_DIR` puts the indexes elsewhere, `SCALE_SIZES=10000,100000` picks
-//! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run); the results go
+//! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run, `SCALE_COLD=1`
+//! adds `similar` with the page cache emptied before each run, as root); the results go
 //! to stdout as a Markdown table and to `SCALE_DIR/scale.json`. Under `cargo test` it runs
 //! one 5,000-paper index (2 passages each, `SCALE_PASSAGES`) with few repetitions, to check
 //! that the benchmark works.
@@ -30,6 +31,11 @@ struct Row {
     similar_p50_ms: f64,
     similar_p95_ms: f64,
     similar_peak_mb: f64,
+    /// `similar` with the page cache emptied before each run (`SCALE_COLD=1`, as root):
+    /// what a query costs where the index is not in memory. 0 where not measured.
+    similar_cold_p50_ms: f64,
+    similar_cold_p95_ms: f64,
+    similar_cold_peak_mb: f64,
     search_vector_p50_ms: f64,
     search_vector_p95_ms: f64,
     search_vector_peak_mb: f64,
@@ -129,6 +135,16 @@ fn summarize(runs: &[Run]) -> (f64, f64, f64) {
         percentile(&mut wall, 0.95),
         peak,
     )
+}
+
+/// Empties the page cache (Linux, as root), then reads the `recommend` binary back in:
+/// the cold runs measure the index's reads, not the program's own.
+fn drop_page_cache() {
+    // SAFETY: sync takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    std::fs::write("/proc/sys/vm/drop_caches", "1")
+        .expect("SCALE_COLD=1 empties the page cache: run as root on Linux");
+    let _ = std::fs::read(env!("CARGO_BIN_EXE_recommend"));
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -246,6 +262,20 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
         assert_eq!(out["results"].as_array().map(Vec::len), Some(10), "{out}");
     }
     (row.similar_p50_ms, row.similar_p95_ms, row.similar_peak_mb) = summarize(&similar);
+    if std::env::var("SCALE_COLD").is_ok_and(|v| v == "1") {
+        let cold: Vec<Run> = (0..repeats.max(1))
+            .map(|i| {
+                let id = synthetic::paper_id((i * 15_485_863 + 3) % n);
+                drop_page_cache();
+                run(&["--index", &dir_s, "similar", "--id", &id, "--json"])
+            })
+            .collect();
+        (
+            row.similar_cold_p50_ms,
+            row.similar_cold_p95_ms,
+            row.similar_cold_peak_mb,
+        ) = summarize(&cold);
+    }
 
     let vector_file = dir.join("query-vector.json");
     let searches: Vec<Run> = (0..=repeats)
@@ -356,12 +386,12 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | first stage p50 | paper lists / probes | similar recall@10 | search recall@10 |"
+        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | similar cold p50 / p95 | similar cold peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | first stage p50 | paper lists / probes | similar recall@10 | search recall@10 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.2} ms | {} / {} | {:.3} | {:.3} |",
+            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.2} ms | {} / {} | {:.3} | {:.3} |",
             r.papers,
             r.passages,
             r.build_s,
@@ -371,6 +401,9 @@ fn main() {
             r.similar_p50_ms,
             r.similar_p95_ms,
             r.similar_peak_mb,
+            r.similar_cold_p50_ms,
+            r.similar_cold_p95_ms,
+            r.similar_cold_peak_mb,
             r.search_vector_p50_ms,
             r.search_vector_p95_ms,
             r.search_vector_peak_mb,

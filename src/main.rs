@@ -210,6 +210,7 @@ fn export(
 
 fn list(o: &mut Options) -> Result<()> {
     let ix = open(o)?;
+    ix.prefetch_metadata();
     let papers = (0..ix.paper_count())
         .map(|i| ix.paper_meta(i))
         .collect::<Result<Vec<_>, _>>()?;

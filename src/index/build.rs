@@ -146,6 +146,7 @@ pub fn build(
     progress.message("reading papers");
     let mut previous_ids = ids::PreviousIds::new();
     if let Some(prev) = &previous {
+        prev.prefetch_metadata();
         for i in 0..prev.paper_count() {
             let meta = prev.paper_meta(i)?;
             previous_ids.insert(ids::title_key(&meta.title), meta.id);
@@ -173,6 +174,7 @@ pub fn build(
     let mut cached: HashMap<[u8; 32], &[f32]> = HashMap::new();
     if let Some(prev) = &previous {
         if prev.dim() == dim {
+            prev.prefetch_passages(0..prev.passage_count());
             for ci in 0..prev.passage_count() {
                 if let Some(key) = prev.passage_key(ci) {
                     cached.insert(key, prev.passage_vector(ci));

@@ -90,6 +90,7 @@ fn each_point(
     points: Points,
     emit: &mut dyn FnMut(serde_json::Value) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
+    index.prefetch_all();
     for i in 0..index.paper_count() {
         let m = index.paper_meta(i)?;
         match points {

@@ -29,6 +29,11 @@ pub const PASSAGE_TEXT: &str = "passages.text";
 /// Each passage's language (one byte: 0 unknown, 1 Korean, 2 English).
 pub const PASSAGE_LANGS: &str = "passages.lang";
 pub const LANGS_KIND: &[u8; 8] = b"lang u8 ";
+/// The mean passage vector of all passages, of the Korean ones and of the English ones
+/// (three rows; a row of zeros where there is no passage of that language): what passage
+/// matching centers passages by (`query::PaperSpace`). Indexes written before it was
+/// stored have the means estimated from a sample of passages at query time.
+pub const PASSAGE_LANG_MEANS: &str = "passages.lang-means";
 /// Each passage's 32-byte cache key.
 pub const PASSAGE_KEYS: &str = "passages.keys";
 /// Each paper's first passage row, then the passage count (u64).

@@ -454,6 +454,10 @@ impl Ivf {
                 p.as_slice().first().copied().unwrap_or(1) as usize
             }
         };
+        // Every query reads all the centroids and list offsets, and of the lists only
+        // those it probes (`candidates` asks for each of them whole).
+        centroids.will_need(0..centroids.len());
+        offsets.will_need(0..offsets.len());
         Ok(Ivf {
             probes: probes.clamp(1, (hc.rows as usize).max(1)),
             dim,
@@ -499,12 +503,22 @@ impl Ivf {
             self.scales.as_slice(),
             self.codes.as_slice(),
         );
+        // A damaged offsets table reads as empty lists, never out of bounds.
+        let span = |list: usize| {
+            let start = (offsets[list] as usize).min(self.rows);
+            start..(offsets[list + 1] as usize).clamp(start, self.rows)
+        };
+        // Every probed list asked for before the first is read, so that the kernel reads
+        // them side by side where they are not in the page cache.
+        for &(list, _) in &near {
+            let rows = span(list);
+            self.codes.will_need(rows.start * dim..rows.end * dim);
+            self.ids.will_need(rows.clone());
+            self.scales.will_need(rows);
+        }
         let mut hits = Vec::new();
         for (list, _) in near {
-            // A damaged offsets table reads as empty lists, never out of bounds.
-            let start = (offsets[list] as usize).min(self.rows);
-            let end = (offsets[list + 1] as usize).clamp(start, self.rows);
-            for p in start..end {
+            for p in span(list) {
                 let id = ids[p] as usize;
                 if id >= self.rows {
                     continue;

@@ -162,6 +162,40 @@ impl Index {
         &self.passage_vectors()[ci * d..(ci + 1) * d]
     }
 
+    /// Starts reading the vectors of passages `rows` (a range a reader is about to scan,
+    /// or one paper's passages): the vector tables are mapped for random reads, see
+    /// `mapped::Advice`.
+    pub fn prefetch_passages(&self, rows: Range<usize>) {
+        let d = self.dim();
+        self.passage_vectors.will_need(rows.start * d..rows.end * d);
+        if let Some(langs) = &self.langs {
+            langs.will_need(rows);
+        }
+    }
+
+    /// Starts reading every table that queries read a row at a time, for a reader that
+    /// goes through every paper and passage (`export`, `verify`).
+    pub fn prefetch_all(&self) {
+        self.prefetch_metadata();
+        self.texts.will_need_all();
+        self.passages.will_need_all();
+        self.prefetch_passages(0..self.passage_count());
+        self.prefetch_papers(0..self.paper_count());
+    }
+
+    /// Starts reading every paper's metadata, IDs, sources and tags, for a reader that
+    /// goes through them all (a filter, a "did you mean").
+    pub fn prefetch_metadata(&self) {
+        self.meta.will_need_all();
+        self.columns.prefetch_all();
+    }
+
+    /// Starts reading the vectors of papers `rows`.
+    pub fn prefetch_papers(&self, rows: Range<usize>) {
+        let d = self.dim();
+        self.paper_vectors.will_need(rows.start * d..rows.end * d);
+    }
+
     /// Every paper vector, row-major, in paper order.
     pub fn paper_vectors(&self) -> &[f32] {
         self.paper_vectors.as_slice()
@@ -216,6 +250,7 @@ impl Index {
     pub fn map_layout(&self) -> Result<Vec<[f32; 2]>, StoreError> {
         if !self.manifest.files.contains_key(MAP) {
             let dim = self.dim();
+            self.prefetch_papers(0..self.paper_count());
             return Ok(crate::layout::layout(
                 &csls::centered(self.paper_vectors(), dim),
                 dim,
@@ -240,6 +275,7 @@ impl Index {
         if let Some(row) = self.columns.find_exact(&wanted) {
             return Ok(row);
         }
+        self.columns.prefetch_all();
         let all = self.columns.ids().map(|(name, _)| name);
         let mut err = match ids::find_position(all, id) {
             // Only a damaged table gets here (the binary search missed what a scan found).
@@ -509,7 +545,7 @@ fn open_mapped(
             }
         }
     }
-    Ok(Index {
+    let index = Index {
         meta: records(PAPER_META, papers)?,
         texts: records(PAPER_TEXT, papers)?,
         passages: records(PASSAGE_TEXT, passages)?,
@@ -598,7 +634,14 @@ fn open_mapped(
             .transpose()?,
         dir,
         manifest,
-    })
+    };
+    // Every file is mapped for reads a page at a time (see `mapped::Advice`). These
+    // small per-paper tables are read for every candidate of a query (a thousand, here
+    // and there), so they are asked for whole, which costs no wait.
+    index.hubness.will_need(0..index.hubness.len());
+    index.center_norms.will_need(0..index.center_norms.len());
+    index.starts.will_need(0..index.starts.len());
+    Ok(index)
 }
 
 /// Formats 1 and 2: JSON papers and passages, one vector file; read whole and verified,

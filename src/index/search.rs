@@ -50,17 +50,21 @@ fn from_lists(
     query: &[f32],
     n: usize,
     accept: &dyn Fn(usize) -> bool,
-    exact: &dyn Fn(usize) -> f32,
+    (prefetch, exact): (&dyn Fn(usize), &dyn Fn(usize) -> f32),
 ) -> Vec<Hit> {
     let want = n.max(ivf::CANDIDATES);
     let mut probes = lists.default_probes();
     loop {
-        let mut hits: Vec<Hit> = lists
+        let found: Vec<usize> = lists
             .candidates(query, probes, want * 2)
             .into_iter()
-            .filter(|&(row, _)| accept(row))
-            .map(|(row, _)| (row, exact(row)))
+            .map(|(row, _)| row)
+            .filter(|&row| accept(row))
             .collect();
+        // The candidates' f32 rows, scattered over the table, asked for before the
+        // first is re-scored (see `mapped::Advice`).
+        found.iter().for_each(|&row| prefetch(row));
+        let mut hits: Vec<Hit> = found.into_iter().map(|row| (row, exact(row))).collect();
         if hits.len() >= n || probes >= lists.lists() {
             best_first(&mut hits, n);
             return hits;
@@ -80,13 +84,14 @@ impl Index {
     ) -> Result<Vec<Hit>, StoreError> {
         let vectors = self.passage_vectors();
         if !scan.approximate(self.passage_count()) {
+            self.prefetch_passages(0..self.passage_count());
             return Ok(ann::exact(vectors, self.dim(), query, n));
         }
         let dim = self.dim();
         let lists = self.lists(Lists::Passages)?;
-        Ok(from_lists(lists, query, n, &|_| true, &|row| {
-            ann::dot(query, &vectors[row * dim..(row + 1) * dim])
-        }))
+        let exact = |row: usize| ann::dot(query, &vectors[row * dim..(row + 1) * dim]);
+        let prefetch = |row: usize| self.prefetch_passages(row..row + 1);
+        Ok(from_lists(lists, query, n, &|_| true, (&prefetch, &exact)))
     }
 
     /// The `n` papers most similar to `query` in the centered space of the default
@@ -104,6 +109,7 @@ impl Index {
         let vectors = self.paper_vectors();
         let exact = |row: usize| center.cosine(query, q_mean, vectors, row);
         if !scan.approximate(self.paper_count()) {
+            self.prefetch_papers(0..self.paper_count());
             let mut hits: Vec<Hit> = (0..self.paper_count())
                 .filter(|&row| accept(row))
                 .map(|row| (row, exact(row)))
@@ -112,7 +118,8 @@ impl Index {
             return Ok(hits);
         }
         if let Ok(lists) = self.lists(Lists::Papers) {
-            return Ok(from_lists(lists, query, n, accept, &exact));
+            let prefetch = |row: usize| self.prefetch_papers(row..row + 1);
+            return Ok(from_lists(lists, query, n, accept, (&prefetch, &exact)));
         }
         // An index written before the paper lists: its graph. The walk finds candidates;
         // those `accept` refuses are dropped, so ask for more until `n` pass (a narrow

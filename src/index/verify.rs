@@ -45,6 +45,7 @@ pub fn verify(root: &Path) -> Result<VerifyReport, StoreError> {
         }
         bytes += len;
     }
+    index.prefetch_all();
     for i in 0..index.paper_count() {
         index.paper(i)?;
         let r = index.passages_of(i);

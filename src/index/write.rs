@@ -193,10 +193,13 @@ impl GenerationWriter {
             source: std::io::Error::other("not written yet"),
         })?;
         let dir = self.dir.clone();
-        MappedFile::open(&self.dir, name, info.bytes, &|reason| StoreError::Corrupt {
+        let file = MappedFile::open(&self.dir, name, info.bytes, &|reason| StoreError::Corrupt {
             dir: dir.clone(),
             reason,
-        })
+        })?;
+        // Derived files are computed from all of it.
+        file.will_need_all();
+        Ok(file)
     }
 
     /// Every file written so far, with its length and sha256.
@@ -351,6 +354,9 @@ pub struct IndexWriter {
     paper_vectors: FileSink,
     starts: Vec<u64>,
     tables: PaperTables,
+    /// Sums of the passage vectors, of all of them and by language (by `lang_code`:
+    /// 0 all, 1 Korean, 2 English), and how many went into each.
+    lang_sums: [(Vec<f64>, u64); 3],
     /// Titles, for the lexical statistics written at the end.
     titles: Vec<String>,
 }
@@ -389,6 +395,7 @@ impl IndexWriter {
             paper_vectors,
             starts: vec![0],
             tables: PaperTables::default(),
+            lang_sums: std::array::from_fn(|_| (vec![0f64; dim], 0)),
             titles: Vec::with_capacity(papers),
         })
     }
@@ -425,6 +432,14 @@ impl IndexWriter {
             self.langs.put(&[lang_code(p.lang)])?;
         }
         put_values(&mut self.passage_vectors, vectors)?;
+        for (p, v) in passages.iter().zip(vectors.chunks_exact(self.dim)) {
+            let code = lang_code(p.lang) as usize;
+            for k in std::iter::once(0).chain((code > 0).then_some(code)) {
+                let (sum, n) = &mut self.lang_sums[k];
+                sum.iter_mut().zip(v).for_each(|(s, &x)| *s += x as f64);
+                *n += 1;
+            }
+        }
         let langs: Vec<_> = passages.iter().map(|p| p.lang).collect();
         let pv = super::build::paper_vector(vectors, &langs, self.dim, self.mode);
         put_values(&mut self.paper_vectors, &pv)?;
@@ -459,6 +474,15 @@ impl IndexWriter {
         gen.close(self.passage_vectors)?;
         gen.close(self.paper_vectors)?;
         gen.put_array(PAPER_STARTS, STARTS_KIND, 1, &self.starts)?;
+        let means: Vec<f32> = self
+            .lang_sums
+            .iter()
+            .flat_map(|(sum, n)| {
+                sum.iter()
+                    .map(move |s| if *n > 0 { (s / *n as f64) as f32 } else { 0.0 })
+            })
+            .collect();
+        gen.put_array(PASSAGE_LANG_MEANS, F32_ROWS, self.dim, &means)?;
         self.tables.write(gen)?;
         let sources = serde_json::to_vec(&head.sources).expect("sources serialize");
         gen.put(SOURCES, &sources)?;

@@ -306,6 +306,11 @@ impl LexicalStats {
             let (_, postings) = index
                 .feature_array::<u32>(postings, POSTINGS_KIND, 2)?
                 .ok_or_else(|| missing(postings))?;
+            // The idf of every term is worked out at open, and each candidate's postings
+            // are found through the offsets; the postings are read a paper at a time
+            // (`prefetch`).
+            df.will_need(0..df.len());
+            offsets.will_need(0..offsets.len());
             let stats = Self::from_parts(vocab, df, offsets, postings);
             let o = stats.offsets.as_slice();
             if stats.df.len() != stats.terms()
@@ -319,6 +324,7 @@ impl LexicalStats {
             Self::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?
         } else {
             let mut texts = Vec::with_capacity(n);
+            index.prefetch_all();
             for i in 0..n {
                 let mut t = vec![index.paper_meta(i)?.title];
                 for row in index.passages_of(i) {
@@ -382,6 +388,19 @@ impl LexicalStats {
             return 0.0;
         }
         lang * (((n + 1.0) / (df + 1.0)).ln() + 1.0)
+    }
+
+    /// Starts reading the postings of `papers`, which a caller is about to score: they
+    /// lie scattered over a table mapped for random reads.
+    pub fn prefetch(&self, papers: &[usize]) {
+        let o = self.offsets.as_slice();
+        for &p in papers {
+            if let (Some(&a), Some(&b)) = (o.get(p), o.get(p + 1)) {
+                if a <= b {
+                    self.postings.will_need(a as usize * 2..b as usize * 2);
+                }
+            }
+        }
     }
 
     /// Paper `p`'s unit tf-idf vector (kept for the next call under the default weights).

@@ -19,6 +19,7 @@ use lexical::Sparse;
 use crate::chunk::Lang;
 use crate::corpus::ids;
 use crate::embed::{EmbedError, Embedder, Role};
+use crate::index::format::{F32_ROWS, PASSAGE_LANG_MEANS};
 use crate::index::search::EXACT_BELOW;
 use crate::index::{ann, Index, Lists, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
@@ -482,6 +483,7 @@ impl PaperSpace {
     pub fn keep_passages(mut self, index: &Index, budget_bytes: usize) -> Self {
         let n = index.passage_count();
         if n > 0 && n * self.dim * std::mem::size_of::<f32>() <= budget_bytes {
+            index.prefetch_passages(0..n);
             let all = self.centered_passages(index, 0..n);
             self.kept = Some(self.kernels.pack_f32(&all, n, self.dim, None));
         }
@@ -518,6 +520,9 @@ impl PaperSpace {
                     .collect(),
             ),
             _ => {
+                for &j in candidates {
+                    index.prefetch_passages(index.passages_of(j));
+                }
                 let rows = candidates.iter().flat_map(|&j| index.passages_of(j));
                 let theirs = self.centered_passages(index, rows);
                 packed_now = self.kernels.pack_f32(&theirs, wanted, d, None);
@@ -597,6 +602,7 @@ impl PaperSpace {
             // allocate per query): each candidate then costs one lookup per term.
             let dense =
                 (self.lexical.terms() <= DENSE_TERMS).then(|| q.to_dense(self.lexical.terms()));
+            self.lexical.prefetch(candidates);
             candidates
                 .iter()
                 .map(|&j| {
@@ -708,9 +714,31 @@ const MEAN_SAMPLE: usize = 20_000;
 const MEAN_RUNS: usize = 20;
 
 /// The mean passage vector of each language found in the index, and of all passages
-/// (under `None`, used for passages of unknown language), from at most `MEAN_SAMPLE`
-/// passages (all of them in a smaller index).
+/// (under `None`, used for passages of unknown language): as the index stores them
+/// (`PASSAGE_LANG_MEANS`, three rows), or for an index written before that, from a sample.
 fn language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
+    let dim = index.dim();
+    let stored = index
+        .feature_array::<f32>(PASSAGE_LANG_MEANS, F32_ROWS, dim)
+        .ok()
+        .flatten()
+        .filter(|(h, _)| h.rows == 3);
+    let Some((_, means)) = stored else {
+        return sampled_language_means(index);
+    };
+    let rows = means.as_slice().chunks_exact(dim);
+    [None, Some(Lang::Ko), Some(Lang::En)]
+        .into_iter()
+        .zip(rows)
+        // A row of zeros: no passage of that language.
+        .filter(|(_, m)| m.iter().any(|&x| x != 0.0))
+        .map(|(l, m)| (l, m.to_vec()))
+        .collect()
+}
+
+/// `language_means` estimated from at most `MEAN_SAMPLE` passages (all of them in a
+/// smaller index).
+fn sampled_language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
     let dim = index.dim();
     let rows = index.passage_count();
     let run = MEAN_SAMPLE / MEAN_RUNS;
@@ -722,6 +750,10 @@ fn language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
             start..start + run
         }))
     };
+    let sample: Vec<usize> = sample.collect();
+    for run in sample.chunk_by(|a, b| b == &(a + 1)) {
+        index.prefetch_passages(run[0]..run[run.len() - 1] + 1);
+    }
     let mut sums: Vec<(Option<Lang>, Vec<f32>, usize)> = vec![(None, vec![0f32; dim], 0)];
     for i in sample {
         let row = index.passage_vector(i);
@@ -783,6 +815,7 @@ impl PaperSpace {
         let metas = match self.metas.get() {
             Some(m) => m,
             None => {
+                index.prefetch_metadata();
                 let all = (0..index.paper_count())
                     .map(|i| index.paper_meta(i))
                     .collect::<Result<Vec<_>, _>>()?;
@@ -939,6 +972,7 @@ pub fn search_with_vector(
     if !enough(&hits) && wanted < total {
         // A narrow filter: most nearby passages belong to papers it excludes, so rank
         // every passage (still one pass over the vectors).
+        index.prefetch_passages(0..total);
         hits = ann::exact(index.passage_vectors(), dim, qv, total);
     }
     // Candidate papers with their best passage, in order of first appearance.
@@ -951,6 +985,11 @@ pub fn search_with_vector(
         }
     }
     let fusion = req.fusion;
+    if fusion.temperature > 0.0 {
+        for &(p, _, _) in &best {
+            index.prefetch_passages(index.passages_of(p));
+        }
+    }
     // Each candidate's passages pooled (its best passage's cosine where the temperature
     // is 0, and no passage needs scoring again).
     let pooled: Vec<f32> = best
@@ -1069,6 +1108,13 @@ mod tests {
                 .sum::<f32>()
                 / a.len() as f32
         };
+        // The language means the index stores are those a sample of every passage gives.
+        let (stored, sampled) = (language_means(&ix), sampled_language_means(&ix));
+        assert_eq!(stored.len(), sampled.len());
+        for ((la, a), (lb, b)) in stored.iter().zip(&sampled) {
+            assert_eq!(la, lb);
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5), "{la:?}");
+        }
         let ours = centered(probe.passages.clone());
         // One passage centered on its own (what eval's cross-lingual check uses) is the
         // row matching compares.

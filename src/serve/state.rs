@@ -46,6 +46,7 @@ impl State {
             }
         }
         let map = index.map_layout()?;
+        index.prefetch_metadata();
         let papers = (0..index.paper_count())
             .map(|i| index.paper_meta(i))
             .collect::<Result<_, _>>()?;
