@@ -182,6 +182,27 @@ pub fn open_or_build(config: &Config, progress: &mut dyn Progress) -> Result<Ope
 /// The embedder for queries against `ix`: the model that embedded the index (checked by
 /// fingerprint), with the index's pooling and precision.
 pub fn query_embedder(ix: &Index, config: &Config) -> Result<Embedder, AppError> {
+    let (files, options) = query_model(ix, config)?;
+    Ok(Embedder::load(&files, options)?)
+}
+
+/// [`query_embedder`] for the given queries only (`Embedder::load_for`): what a process that
+/// answers one `search` loads.
+pub fn query_embedder_for(
+    ix: &Index,
+    config: &Config,
+    queries: &[&str],
+) -> Result<Embedder, AppError> {
+    let (files, options) = query_model(ix, config)?;
+    Ok(Embedder::load_for(
+        &files,
+        options,
+        queries,
+        embed::Role::Query,
+    )?)
+}
+
+fn query_model(ix: &Index, config: &Config) -> Result<(ModelFiles, EmbedOptions), AppError> {
     let options = config.query_options(ix.manifest())?;
     let files = config.model_files()?;
     let fp = embed::source::fingerprint(&files)?;
@@ -192,7 +213,7 @@ pub fn query_embedder(ix: &Index, config: &Config) -> Result<Embedder, AppError>
             asked: files.name,
         });
     }
-    Ok(Embedder::load(&files, options)?)
+    Ok((files, options))
 }
 
 /// One embedded line of `embed`'s output.

@@ -146,7 +146,7 @@ fn search(
             query::search_with_vector(&ix, &space, &req, &v)?
         }
         None => {
-            let embedder = app::query_embedder(&ix, &o.config)?;
+            let embedder = app::query_embedder_for(&ix, &o.config, &[req.text.as_str()])?;
             let out = query::search(&ix, &space, &embedder, &req)?;
             // Freeing the tokenizer's tables piece by piece took a fifth of a `search`
             // process (perf); the process ends here, and the OS takes the memory back whole.

@@ -75,6 +75,36 @@ fn tokenizer_matches_reference_ids() {
     assert!(compared >= 40, "only {compared} rows compared");
 }
 
+/// An embedder loaded for a few texts (what a `search` process loads) tokenizes and embeds
+/// them as the full one does, against the reference, and refuses any other text.
+#[test]
+fn embedder_loaded_for_its_texts_matches_reference_and_refuses_others() {
+    let rows = reference();
+    for prefix in ["query: ", "passage: "] {
+        let group: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.prefix == prefix && r.ids.len() < embed::MAX_IDS)
+            .collect();
+        let texts: Vec<&str> = group.iter().map(|r| r.text.as_str()).collect();
+        let e = Embedder::load_for(&bundled(), EmbedOptions::default(), &texts, role(prefix))
+            .expect("bundled model loads");
+        let ids = e.tokenize(&texts, role(prefix)).unwrap();
+        let vectors = e.embed(&texts, role(prefix)).unwrap();
+        for ((row, ids), v) in group.iter().zip(&ids).zip(&vectors) {
+            assert_eq!(*ids, row.ids, "text: {}", row.text);
+            let c = cosine(v, &row.embedding);
+            assert!(c >= 0.9999, "cosine {c} for {:?}", row.text);
+        }
+        let err = e
+            .embed(&["a text it was not loaded for"], role(prefix))
+            .unwrap_err();
+        assert!(
+            matches!(err, EmbedError::Tokenizer(_)) && err.to_string().contains("loaded for"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn embeddings_match_reference() {
     let e = embedder();

@@ -10,6 +10,7 @@ pub mod bert;
 pub mod cpu;
 mod gelu;
 pub mod pool;
+mod scoped;
 pub mod source;
 mod weights;
 
@@ -182,6 +183,8 @@ pub struct Embedder {
     /// Workspaces of the kernels path, one taken by each running batch and put back after.
     workspaces: std::sync::Mutex<Vec<cpu::Workspace>>,
     tokenizer: Tokenizer,
+    /// The prepared texts a tokenizer built for them alone may see (`load_for`).
+    scope: Option<std::collections::HashSet<String>>,
     options: EmbedOptions,
     files: ModelFiles,
     dim: usize,
@@ -197,7 +200,27 @@ impl Embedder {
             DeviceKind::Cpu => Backend::from_env()?,
             DeviceKind::Cuda => Backend::Candle,
         };
-        Self::load_with(files, options, backend)
+        Self::load_scoped(files, options, backend, None)
+    }
+
+    /// Loads the model to embed `texts` in `role` and nothing else: with a unigram tokenizer
+    /// such as the bundled one, built from the pieces those texts can contain (`scoped.rs`),
+    /// which takes most of a one-query process's start-up away. Other texts are refused.
+    pub fn load_for<S: AsRef<str>>(
+        files: &ModelFiles,
+        options: EmbedOptions,
+        texts: &[S],
+        role: Role,
+    ) -> Result<Self, EmbedError> {
+        let backend = match options.device {
+            DeviceKind::Cpu => Backend::from_env()?,
+            DeviceKind::Cuda => Backend::Candle,
+        };
+        let prepared = texts
+            .iter()
+            .map(|t| Self::prepare(t.as_ref(), role))
+            .collect();
+        Self::load_scoped(files, options, backend, Some(prepared))
     }
 
     /// Loads the model for an explicit backend (tests compare the paths this way).
@@ -205,6 +228,15 @@ impl Embedder {
         files: &ModelFiles,
         options: EmbedOptions,
         backend: Backend,
+    ) -> Result<Self, EmbedError> {
+        Self::load_scoped(files, options, backend, None)
+    }
+
+    fn load_scoped(
+        files: &ModelFiles,
+        options: EmbedOptions,
+        backend: Backend,
+        scope: Option<Vec<String>>,
     ) -> Result<Self, EmbedError> {
         let start = Instant::now();
         let device = match options.device {
@@ -240,7 +272,10 @@ impl Embedder {
         // The tokenizer (a 250k-piece unigram model: its trie is most of a query process's
         // start-up) loads on a second thread while the weights are read and packed.
         let (model, tokenizer) = std::thread::scope(|s| {
-            let tokenizer = s.spawn(|| load_tokenizer(files));
+            let tokenizer = s.spawn(|| match &scope {
+                Some(texts) => load_tokenizer_for(files, texts),
+                None => load_tokenizer(files),
+            });
             let model = match &files.weights {
                 WeightsFile::Gguf(p) => {
                     weights::Gguf::open(p, &device).and_then(|mut src| load(&mut src))
@@ -263,6 +298,7 @@ impl Embedder {
             model,
             workspaces: Default::default(),
             tokenizer,
+            scope: scope.map(|texts| texts.into_iter().collect()),
             options,
             files: files.clone(),
             dim: config.hidden_size,
@@ -316,6 +352,13 @@ impl Embedder {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(scope) = &self.scope {
+            if let Some(index) = prepared.iter().position(|t| !scope.contains(t)) {
+                return Err(EmbedError::Tokenizer(format!(
+                    "text {index} is not one this embedder was loaded for (Embedder::load_for)"
+                )));
+            }
+        }
         let encodings = self
             .tokenizer
             .encode_batch(prepared, true)
@@ -479,10 +522,28 @@ pub fn model_dim(files: &ModelFiles) -> Result<usize, EmbedError> {
 /// The tokenizer alone, set up as the embedder uses it (no padding, cut at 512 ids): the
 /// chunker needs token counts without paying for the model.
 pub fn load_tokenizer(files: &ModelFiles) -> Result<Tokenizer, EmbedError> {
-    let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| EmbedError::Model {
+    let tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| EmbedError::Model {
         path: files.tokenizer.clone(),
         message: format!("not a tokenizer.json: {e}"),
     })?;
+    set_up(tokenizer)
+}
+
+/// A tokenizer that handles `texts` (prepared) exactly as [`load_tokenizer`]'s does, built
+/// without the vocabulary's pieces they cannot contain where that can be shown; else the
+/// full one.
+fn load_tokenizer_for(files: &ModelFiles, texts: &[String]) -> Result<Tokenizer, EmbedError> {
+    let scoped = std::fs::read(&files.tokenizer)
+        .ok()
+        .and_then(|json| scoped::for_texts(&json, texts).ok().flatten());
+    match scoped {
+        Some(tokenizer) => set_up(tokenizer),
+        // Unreadable or not provably equivalent: the full loader, with its error messages.
+        None => load_tokenizer(files),
+    }
+}
+
+fn set_up(mut tokenizer: Tokenizer) -> Result<Tokenizer, EmbedError> {
     tokenizer
         .with_truncation(Some(TruncationParams {
             max_length: MAX_IDS,
