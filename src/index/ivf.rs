@@ -454,10 +454,6 @@ impl Ivf {
                 p.as_slice().first().copied().unwrap_or(1) as usize
             }
         };
-        // Every query reads all the centroids and list offsets, and of the lists only
-        // those it probes (`candidates` asks for each of them whole).
-        centroids.will_need(0..centroids.len());
-        offsets.will_need(0..offsets.len());
         Ok(Ivf {
             probes: probes.clamp(1, (hc.rows as usize).max(1)),
             dim,
@@ -484,6 +480,12 @@ impl Ivf {
     /// the `probes` lists whose centroids are closest; best first, scores approximate.
     pub fn candidates(&self, query: &[f32], probes: usize, n: usize) -> Vec<(usize, f32)> {
         let dim = self.dim;
+        // A query reads all the centroids and list offsets, and of the lists only those it
+        // probes (asked for whole below). Asked for here, not when the index is opened: a
+        // process that opens the index for other work (`similar` never reads the passage
+        // lists, `show` no lists at all) reads none of them.
+        self.centroids.will_need(0..self.centroids.len());
+        self.offsets.will_need(0..self.offsets.len());
         let centroids = self.centroids.as_slice();
         let mut near: Vec<(usize, f32)> = centroids
             .chunks_exact(dim)
