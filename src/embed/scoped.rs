@@ -31,8 +31,10 @@ use tokenizers::{
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The parts of a `tokenizer.json` with a unigram model, typed: parsing the vocabulary
-/// straight into pairs costs a fifth of going through `serde_json::Value`. A file with
-/// another model does not parse as this and gets the full loader.
+/// straight into pairs took the tokenizer thread a quarter of the time that going through
+/// `serde_json::Value` did (86 ms against 360 ms, perf). `truncation` and `padding` are
+/// left out: the embedder sets both. A file with another model does not parse as this and
+/// gets the full loader.
 #[derive(Deserialize)]
 struct File {
     #[serde(default)]
