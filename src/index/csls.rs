@@ -121,9 +121,16 @@ impl CenterView<'_> {
     /// `q · mean`, computed once per query.
     pub fn cosine(&self, q: &[f32], q_mean: f32, vectors: &[f32], j: usize) -> f32 {
         let dim = q.len();
-        let norm = self.norms.get(j).copied().unwrap_or(0.0);
         match vectors.get(j * dim..(j + 1) * dim) {
-            Some(v) if norm > 0.0 => (ann::dot(q, v) - q_mean) / norm,
+            Some(v) => self.cosine_of(q, q_mean, v, j),
+            None => 0.0,
+        }
+    }
+
+    /// [`Self::cosine`] with row `j`'s values `v` already read (`Index::read_paper_vector`).
+    pub fn cosine_of(&self, q: &[f32], q_mean: f32, v: &[f32], j: usize) -> f32 {
+        match self.norms.get(j).copied() {
+            Some(norm) if norm > 0.0 => (ann::dot(q, v) - q_mean) / norm,
             _ => 0.0,
         }
     }

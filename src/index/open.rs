@@ -157,6 +157,13 @@ impl Index {
         &self.paper_vectors()[i * d..(i + 1) * d]
     }
 
+    /// Paper `i`'s vector copied into `out` (`dim` values) without touching the map: for
+    /// the scattered candidate rows a query re-scores (see `Array::read_into`).
+    pub fn read_paper_vector(&self, i: usize, out: &mut [f32]) {
+        let d = self.dim();
+        self.paper_vectors.read_into(i * d..(i + 1) * d, out);
+    }
+
     pub fn passage_vector(&self, ci: usize) -> &[f32] {
         let d = self.dim();
         &self.passage_vectors()[ci * d..(ci + 1) * d]

@@ -119,7 +119,18 @@ impl Index {
         }
         if let Ok(lists) = self.lists(Lists::Papers) {
             let prefetch = |row: usize| self.prefetch_papers(row..row + 1);
-            return Ok(from_lists(lists, query, n, accept, (&prefetch, &exact)));
+            // The candidates are scattered rows: copied out, not faulted into the map
+            // (`Array::read_into`).
+            let row_values = std::cell::RefCell::new(vec![0f32; self.dim()]);
+            let copied = |row: usize| {
+                if row >= self.paper_count() {
+                    return 0.0;
+                }
+                let mut v = row_values.borrow_mut();
+                self.read_paper_vector(row, &mut v);
+                center.cosine_of(query, q_mean, &v, row)
+            };
+            return Ok(from_lists(lists, query, n, accept, (&prefetch, &copied)));
         }
         // An index written before the paper lists: its graph. The walk finds candidates;
         // those `accept` refuses are dropped, so ask for more until `n` pass (a narrow

@@ -394,13 +394,16 @@ impl PaperSpace {
     /// Cosine of the probe and paper `j` in the centered space, from the index's stored
     /// mean and norms: no centered copy of the collection is made.
     fn centered_cos(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        let center = index.center();
-        center.cosine(
-            &probe.centered,
-            probe.centered_mean,
-            index.paper_vectors(),
-            j,
-        )
+        if j >= index.paper_count() {
+            return 0.0;
+        }
+        // Copied out rather than read through the map: the candidates are scattered rows
+        // (`Array::read_into`).
+        let mut v = vec![0f32; self.dim];
+        index.read_paper_vector(j, &mut v);
+        index
+            .center()
+            .cosine_of(&probe.centered, probe.centered_mean, &v, j)
     }
 
     /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
