@@ -123,6 +123,15 @@ impl Backend {
         }
     }
 
+    /// What runs the encoder on `device` unless told otherwise: on the CPU, [`Self::from_env`];
+    /// on CUDA, candle.
+    pub fn for_device(device: DeviceKind) -> Result<Self, EmbedError> {
+        match device {
+            DeviceKind::Cpu => Self::from_env(),
+            DeviceKind::Cuda => Ok(Backend::Candle),
+        }
+    }
+
     /// `avx2+fma`, `portable`, … or `candle`.
     pub fn name(self) -> &'static str {
         match self {
@@ -196,11 +205,7 @@ impl Embedder {
     /// Loads the model; on the CPU with the backend `RECOMMEND_KERNELS` names (by default the
     /// best kernel path of this CPU).
     pub fn load(files: &ModelFiles, options: EmbedOptions) -> Result<Self, EmbedError> {
-        let backend = match options.device {
-            DeviceKind::Cpu => Backend::from_env()?,
-            DeviceKind::Cuda => Backend::Candle,
-        };
-        Self::load_scoped(files, options, backend, None)
+        Self::load_scoped(files, options, Backend::for_device(options.device)?, None)
     }
 
     /// Loads the model to embed `texts` in `role` and nothing else: with a unigram tokenizer
@@ -212,15 +217,16 @@ impl Embedder {
         texts: &[S],
         role: Role,
     ) -> Result<Self, EmbedError> {
-        let backend = match options.device {
-            DeviceKind::Cpu => Backend::from_env()?,
-            DeviceKind::Cuda => Backend::Candle,
-        };
         let prepared = texts
             .iter()
             .map(|t| Self::prepare(t.as_ref(), role))
             .collect();
-        Self::load_scoped(files, options, backend, Some(prepared))
+        Self::load_scoped(
+            files,
+            options,
+            Backend::for_device(options.device)?,
+            Some(prepared),
+        )
     }
 
     /// Loads the model for an explicit backend (tests compare the paths this way).

@@ -407,6 +407,8 @@ pub struct Ivf {
     codes: Array<i8>,
     /// Probe count chosen when the lists were built (see `calibrate`).
     probes: usize,
+    /// Set once the centroids and offsets have been asked for (`candidates`).
+    asked: std::sync::OnceLock<()>,
 }
 
 impl Ivf {
@@ -463,6 +465,7 @@ impl Ivf {
             ids,
             scales,
             codes,
+            asked: std::sync::OnceLock::new(),
         })
     }
 
@@ -481,11 +484,13 @@ impl Ivf {
     pub fn candidates(&self, query: &[f32], probes: usize, n: usize) -> Vec<(usize, f32)> {
         let dim = self.dim;
         // A query reads all the centroids and list offsets, and of the lists only those it
-        // probes (asked for whole below). Asked for here, not when the index is opened: a
-        // process that opens the index for other work (`similar` never reads the passage
-        // lists, `show` no lists at all) reads none of them.
-        self.centroids.will_need(0..self.centroids.len());
-        self.offsets.will_need(0..self.offsets.len());
+        // probes (asked for whole below). Asked for by the first query, not when the index
+        // is opened: a process that opens the index for other work (`similar` never reads
+        // the passage lists, `show` no lists at all) reads none of them.
+        self.asked.get_or_init(|| {
+            self.centroids.will_need(0..self.centroids.len());
+            self.offsets.will_need(0..self.offsets.len());
+        });
         let centroids = self.centroids.as_slice();
         let mut near: Vec<(usize, f32)> = centroids
             .chunks_exact(dim)

@@ -243,21 +243,24 @@ impl<T: Pod> Array<T> {
     }
 
     /// Copies values `values` (indices into `as_slice`) into `out`, reading them from the
-    /// file rather than through the map where the table is mapped.
+    /// file rather than through the map where the table is mapped; `false` (and `out`
+    /// untouched) where the table has no such values.
     ///
     /// Why: a fault on a mapped page also maps the cached pages around it (the kernel's
     /// fault-around, 64 KB; `MADV_RANDOM` does not stop it), so a query that touches a few
     /// thousand scattered rows of a cached table shows a hundred megabytes more resident
     /// memory than it read (measured at 1M papers: 152 MB of `papers.f32`). A copied row
     /// costs a system call and maps nothing. Where the read fails, the map is read.
-    pub fn read_into(&self, values: std::ops::Range<usize>, out: &mut [T]) {
-        let slice = self.as_slice();
+    pub fn read_into(&self, values: std::ops::Range<usize>, out: &mut [T]) -> bool {
         assert_eq!(
             values.len(),
             out.len(),
             "read_into: {values:?} into {}",
             out.len()
         );
+        let Some(mapped) = self.as_slice().get(values.clone()) else {
+            return false;
+        };
         #[cfg(unix)]
         if let Array::Mapped(
             MappedFile {
@@ -267,18 +270,16 @@ impl<T: Pod> Array<T> {
         ) = self
         {
             use std::os::unix::fs::FileExt;
-            let n = size_of::<T>();
-            if values.end <= slice.len() {
-                let at = (body.start + values.start * n) as u64;
-                if file
-                    .read_exact_at(bytemuck::cast_slice_mut(out), at)
-                    .is_ok()
-                {
-                    return;
-                }
+            let at = (body.start + values.start * size_of::<T>()) as u64;
+            if file
+                .read_exact_at(bytemuck::cast_slice_mut(out), at)
+                .is_ok()
+            {
+                return true;
             }
         }
-        out.copy_from_slice(&slice[values]);
+        out.copy_from_slice(mapped);
+        true
     }
 
     /// Maps `name`, a file of `kind` holding rows of `cols` values of `T`.
@@ -491,14 +492,18 @@ mod tests {
         for a in [&mapped, &owned] {
             for row in [0, 1, 170, 171, 1500, rows - 1] {
                 let mut out = vec![f32::NAN; cols];
-                a.read_into(row * cols..(row + 1) * cols, &mut out);
+                assert!(a.read_into(row * cols..(row + 1) * cols, &mut out));
                 assert_eq!(out, values[row * cols..(row + 1) * cols], "row {row}");
             }
             // A span across pages, and nothing at all.
             let mut out = vec![0f32; 5 * cols];
-            a.read_into(1020 * cols..1025 * cols, &mut out);
+            assert!(a.read_into(1020 * cols..1025 * cols, &mut out));
             assert_eq!(out, values[1020 * cols..1025 * cols]);
-            a.read_into(0..0, &mut []);
+            assert!(a.read_into(0..0, &mut []));
+            // Past the end: refused, the buffer untouched.
+            let mut out = vec![1.5f32; cols];
+            assert!(!a.read_into(rows * cols..(rows + 1) * cols, &mut out));
+            assert_eq!(out, vec![1.5f32; cols]);
         }
     }
 

@@ -158,10 +158,11 @@ impl Index {
     }
 
     /// Paper `i`'s vector copied into `out` (`dim` values) without touching the map: for
-    /// the scattered candidate rows a query re-scores (see `Array::read_into`).
-    pub fn read_paper_vector(&self, i: usize, out: &mut [f32]) {
+    /// the scattered candidate rows a query re-scores (see `Array::read_into`); `false`
+    /// where there is no paper `i`.
+    pub fn read_paper_vector(&self, i: usize, out: &mut [f32]) -> bool {
         let d = self.dim();
-        self.paper_vectors.read_into(i * d..(i + 1) * d, out);
+        self.paper_vectors.read_into(i * d..(i + 1) * d, out)
     }
 
     pub fn passage_vector(&self, ci: usize) -> &[f32] {

@@ -123,12 +123,11 @@ impl Index {
             // (`Array::read_into`).
             let row_values = std::cell::RefCell::new(vec![0f32; self.dim()]);
             let copied = |row: usize| {
-                if row >= self.paper_count() {
-                    return 0.0;
-                }
                 let mut v = row_values.borrow_mut();
-                self.read_paper_vector(row, &mut v);
-                center.cosine_of(query, q_mean, &v, row)
+                match self.read_paper_vector(row, &mut v) {
+                    true => center.cosine_of(query, q_mean, &v, row),
+                    false => 0.0,
+                }
             };
             return Ok(from_lists(lists, query, n, accept, (&prefetch, &copied)));
         }

@@ -394,16 +394,15 @@ impl PaperSpace {
     /// Cosine of the probe and paper `j` in the centered space, from the index's stored
     /// mean and norms: no centered copy of the collection is made.
     fn centered_cos(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        if j >= index.paper_count() {
-            return 0.0;
-        }
         // Copied out rather than read through the map: the candidates are scattered rows
         // (`Array::read_into`).
         let mut v = vec![0f32; self.dim];
-        index.read_paper_vector(j, &mut v);
-        index
-            .center()
-            .cosine_of(&probe.centered, probe.centered_mean, &v, j)
+        match index.read_paper_vector(j, &mut v) {
+            true => index
+                .center()
+                .cosine_of(&probe.centered, probe.centered_mean, &v, j),
+            false => 0.0,
+        }
     }
 
     /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
