@@ -525,7 +525,7 @@ fn with_noise(ix: &Index, sigma: f32) -> Index {
     use rand::SeedableRng;
     // Seeded: an eval figure should not move between runs.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut chunk_vectors = ix.passage_vectors().to_vec();
+    let mut chunk_vectors = ix.passage_vectors().into_owned();
     for row in chunk_vectors.chunks_exact_mut(ix.dim()) {
         index::add_noise(row, sigma, &mut rng);
     }
@@ -755,12 +755,16 @@ pub fn run(files: &ModelFiles, options: EmbedOptions, cfg: &EvalConfig) -> Resul
                 variants.push((s, None));
             }
             let s = Setting::default_named("title-weighted paper vectors");
-            let v =
-                ix.with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::TitleWeighted);
+            let v = ix.with_passage_vectors(
+                ix.passage_vectors().into_owned(),
+                PaperVector::TitleWeighted,
+            );
             variants.push((s, Some(v)));
             let s = Setting::default_named("language-balanced paper vectors");
-            let v = ix
-                .with_passage_vectors(ix.passage_vectors().to_vec(), PaperVector::LanguageBalanced);
+            let v = ix.with_passage_vectors(
+                ix.passage_vectors().into_owned(),
+                PaperVector::LanguageBalanced,
+            );
             variants.push((s, Some(v)));
             if pooling == options.pooling {
                 for sigma in [0.001f32, 0.01, 0.1] {

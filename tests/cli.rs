@@ -192,27 +192,71 @@ fn reindexing_unchanged_input_embeds_nothing() {
     assert_eq!(out["up_to_date"], true);
 }
 
-/// A private copy of `tests/data/format2`: three Markdown notes (`docs/`) and the index a
-/// format-2 build wrote for them (`index/`, JSON files and hnsw_rs graphs).
-fn copy_of_format2_fixture() -> (tempfile::TempDir, PathBuf) {
+/// A private copy of `tests/data/NAME` (three Markdown notes in `docs/` and the index an
+/// older build wrote for them in `index/`) and the path of that index's generation.
+fn copy_of_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/format2");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
     copy_dir(&fixture, dir.path());
     let current = std::fs::read_to_string(dir.path().join("index/CURRENT")).unwrap();
     let gen = dir.path().join("index").join(current.trim());
     (dir, gen)
 }
 
+/// The format-2 fixture: JSON files and hnsw_rs graphs.
+fn copy_of_format2_fixture() -> (tempfile::TempDir, PathBuf) {
+    copy_of_fixture("format2")
+}
+
+/// `recommend index docs --json` in `dir` (the fixtures' layout): the report and stderr.
+fn index_docs(dir: &Path) -> (Value, String) {
+    let out = recommend(&dir.join("index"))
+        .current_dir(dir)
+        .args(["index", "docs", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (report, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
 /// The same papers in the same order with the same "why" passages, and scores equal up to
 /// float rounding (hubness stored or recomputed, vectors read from JSON or a mapped table).
 fn same_results(a: &Value, b: &Value) {
+    close_results(a, b, 1e-5);
+}
+
+/// [`same_results`] with scores within `tolerance`: an index rewritten in format 4 holds
+/// its passage vectors in half precision, which moves a fused score by about 1e-4.
+fn close_results(a: &Value, b: &Value, tolerance: f64) {
     assert_eq!(ids(a), ids(b));
     let rows = |v: &Value| v["results"].as_array().unwrap().clone();
     for (x, y) in rows(a).iter().zip(&rows(b)) {
         let (sx, sy) = (x["score"].as_f64().unwrap(), y["score"].as_f64().unwrap());
-        assert!((sx - sy).abs() < 1e-5, "{sx} vs {sy}");
+        assert!((sx - sy).abs() < tolerance, "{sx} vs {sy}");
         assert_eq!(x["why"], y["why"]);
     }
+}
+
+/// Rewrites the index of `dir/index` from `dir/docs` and checks that it embedded nothing
+/// and is now of the current format; the new generation's directory.
+fn upgraded_without_reembedding(dir: &Path, old_gen: &Path) -> PathBuf {
+    let index = dir.join("index");
+    let (up, _) = index_docs(dir);
+    assert_eq!(up["embedded"], 0, "{up}");
+    assert_eq!(up["up_to_date"], false, "{up}");
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    let gen = index.join(current.trim());
+    assert_ne!(gen, old_gen);
+    assert_eq!(manifest_of(&gen)["format"], 4);
+    assert!(gen.join("passages.f16").exists() && !gen.join("passages.f32").exists());
+    gen
 }
 
 fn manifest_of(gen: &Path) -> Value {
@@ -244,56 +288,79 @@ fn previous_format_indexes_still_answer_and_upgrade_without_reembedding() {
     // Neither has the approximate-search lists: asking for them gets the usual advice.
     refused_with_reindex_advice(&index, &["search", "retrieval", "--hnsw"]);
     // `index` rewrites it in the current format from the stored vectors.
-    let out = recommend(&index)
-        .current_dir(dir.path())
-        .args(["index", "docs", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(up["embedded"], 0, "{up}");
-    assert_eq!(up["up_to_date"], false, "{up}");
-    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
-    assert_ne!(index.join(current.trim()), gen);
-    assert_eq!(manifest_of(&index.join(current.trim()))["format"], 3);
+    upgraded_without_reembedding(dir.path(), &gen);
     let new = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
-    same_results(&new, &old);
+    close_results(&new, &old, 1e-3);
     let search = json(&index, &["search", "retrieval", "--hnsw", "-k", "1"]);
     assert_eq!(ids(&search), ["RetrievalAugmented"]);
     json(&index, &["verify"]);
 }
 
 #[test]
+fn format_3_indexes_answer_as_they_are_and_upgrade_to_half_precision_without_reembedding() {
+    // The same three notes, and the index a format-3 build wrote for them (mapped tables,
+    // passage vectors in single precision).
+    let (dir, gen) = copy_of_fixture("format3");
+    let index = dir.path().join("index");
+    assert_eq!(manifest_of(&gen)["format"], 3);
+    let report = json(&index, &["verify"]);
+    assert_eq!(report["format"], 3, "{report}");
+    let old = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    assert_eq!(ids(&old).len(), 2, "{old}");
+    let old_search = json(&index, &["search", "retrieval"]);
+    assert_eq!(ids(&old_search)[0], "RetrievalAugmented");
+    let new_gen = upgraded_without_reembedding(dir.path(), &gen);
+    // Half the bytes of the single-precision table (plus its header).
+    let bytes = |p: PathBuf| std::fs::metadata(p).unwrap().len();
+    assert_eq!(
+        bytes(new_gen.join("passages.f16")) - 64,
+        (bytes(gen.join("passages.f32")) - 64) / 2
+    );
+    let new = json(&index, &["similar", "--id", "SpeculativeDecoding"]);
+    close_results(&new, &old, 1e-3);
+    let new_search = json(&index, &["search", "retrieval"]);
+    close_results(&new_search, &old_search, 1e-3);
+    json(&index, &["verify"]);
+    // Written again from its own stored (already rounded) vectors, the index comes out
+    // the same to the byte: everything the writer derives is made from the rounded
+    // values, so an upgraded index is the index a fresh build of those vectors writes.
+    let mut manifest = manifest_of(&new_gen);
+    manifest["format"] = 3.into();
+    std::fs::write(new_gen.join("manifest.json"), manifest.to_string()).unwrap();
+    let again = upgraded_without_reembedding(dir.path(), &new_gen);
+    let sums = |gen: &Path| manifest_of(gen)["files"].clone();
+    for file in [
+        "passages.f16",
+        "passages.lang-means",
+        "papers.f32",
+        "papers.hubness",
+        "papers.center",
+        "papers.center-norms",
+        "map.f32",
+    ] {
+        assert!(sums(&again)[file]["sha256"].is_string(), "{file}");
+        assert_eq!(
+            sums(&again)[file]["sha256"],
+            sums(&new_gen)[file]["sha256"],
+            "{file}"
+        );
+    }
+}
+
+#[test]
 fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() {
     let (dir, _) = copy_of_format2_fixture();
     let index = dir.path().join("index");
-    let run_index = || {
-        let out = recommend(&index)
-            .current_dir(dir.path())
-            .args(["index", "docs", "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        (report, String::from_utf8_lossy(&out.stderr).to_string())
-    };
+    let run_index = || index_docs(dir.path());
     run_index();
     let report = json(&index, &["verify"]);
-    assert_eq!(report["format"], 3, "{report}");
+    assert_eq!(report["format"], 4, "{report}");
     assert_eq!(report["papers"], 3);
     assert!(report["files"].as_u64().unwrap() > 20, "{report}");
     // One changed byte in the middle of a vector table: same length, same header, so only
     // the checksum can tell.
     let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
-    let path = index.join(current.trim()).join("passages.f32");
+    let path = index.join(current.trim()).join("passages.f16");
     let mut bytes = std::fs::read(&path).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
@@ -301,14 +368,14 @@ fn verify_reads_every_byte_and_index_reuses_nothing_from_a_damaged_generation() 
     let out = recommend(&index).args(["verify"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("passages.f32"),
+        !out.status.success() && err.contains("passages.f16"),
         "{err}"
     );
     refused_with_reindex_advice(&index, &["verify"]);
     // `index` notices, says so, and embeds everything again instead of reusing the damage.
     let (report, stderr) = run_index();
     assert!(
-        stderr.contains("warning") && stderr.contains("passages.f32"),
+        stderr.contains("warning") && stderr.contains("passages.f16"),
         "{stderr}"
     );
     assert_eq!(report["embedded"], 3, "{report}");
@@ -357,7 +424,7 @@ fn changed_and_removed_files_reembed_only_their_passages() {
 fn corrupt_or_missing_index_is_a_clear_error() {
     let (dir, gen) = copy_of_seed_index();
     for victim in [
-        "passages.f32",
+        "passages.f16",
         "passages.ivf.lists",
         "passages.text",
         "lexical.postings",

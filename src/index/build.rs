@@ -171,13 +171,15 @@ pub fn build(
 
     // Reuse vectors the previous index already computed for the same key.
     let dim = model_info.dim;
-    let mut cached: HashMap<[u8; 32], &[f32]> = HashMap::new();
+    // Key → the previous index's passage row (its vector is read when the paper is
+    // written: held here, ten million widened vectors would be 15 GB).
+    let mut cached: HashMap<[u8; 32], usize> = HashMap::new();
     if let Some(prev) = &previous {
         if prev.dim() == dim {
             prev.prefetch_passages(0..prev.passage_count());
             for ci in 0..prev.passage_count() {
                 if let Some(key) = prev.passage_key(ci) {
-                    cached.insert(key, prev.passage_vector(ci));
+                    cached.insert(key, ci);
                 }
             }
         }
@@ -270,9 +272,11 @@ pub fn build(
                 .collect();
             let mut vectors = Vec::with_capacity(rows.len() * dim);
             for ci in rows {
-                match cached.get(&keys[*ci]) {
-                    Some(v) => vectors.extend_from_slice(v),
-                    None => vectors.extend_from_slice(&fresh[ci]),
+                match (cached.get(&keys[*ci]), &previous) {
+                    (Some(&old), Some(prev)) => {
+                        vectors.extend_from_slice(&prev.passage_vector(old))
+                    }
+                    _ => vectors.extend_from_slice(&fresh[ci]),
                 }
             }
             writer.add_paper(paper, &passages, &vectors)?;

@@ -127,7 +127,7 @@ impl CenterView<'_> {
         }
     }
 
-    /// [`Self::cosine`] with row `j`'s values `v` already read (`Index::read_paper_vector`).
+    /// [`Self::cosine`] with row `j`'s values `v` already read (`Index::read_paper_vectors`).
     pub fn cosine_of(&self, q: &[f32], q_mean: f32, v: &[f32], j: usize) -> f32 {
         match self.norms.get(j).copied() {
             Some(norm) if norm > 0.0 => (ann::dot(q, v) - q_mean) / norm,

@@ -115,7 +115,7 @@ fn each_point(
                 for (ordinal, ci) in index.passages_of(i).enumerate() {
                     let point = Point {
                         id: stable_uuid(&format!("passage:{}:{ordinal}", m.id)),
-                        vector: index.passage_vector(ci),
+                        vector: &index.passage_vector(ci),
                         payload: PassagePayload {
                             paper: m.id.clone(),
                             ordinal,

@@ -13,9 +13,12 @@ use std::collections::BTreeMap;
 /// - 2: + hubness, int8 graphs.
 /// - 3: memory-mapped tables with headers, records with offsets tables, filter columns,
 ///   IVF lists over passages, the paper graph only above the exact-scan size. Formats 1
-///   and 2 are still read (whole, into memory), and the next `index` rewrites them as 3
-///   without embedding anything again.
-pub const FORMAT_VERSION: u32 = 3;
+///   and 2 are still read (whole, into memory), and the next `index` rewrites them in the
+///   current format without embedding anything again.
+/// - 4: passage vectors in half precision (`passages.f16`, see `vectors::PassageRows`).
+///   Format 3 is still read as it is (mapped, `passages.f32`), and the next `index`
+///   rewrites it as 4 from its stored vectors.
+pub const FORMAT_VERSION: u32 = 4;
 
 pub const MANIFEST: &str = "manifest.json";
 /// Input file → sha256 (what `index` compares to decide whether anything changed).
@@ -38,7 +41,10 @@ pub const PASSAGE_LANG_MEANS: &str = "passages.lang-means";
 pub const PASSAGE_KEYS: &str = "passages.keys";
 /// Each paper's first passage row, then the passage count (u64).
 pub const PAPER_STARTS: &str = "papers.passages";
+/// Passage vectors in single precision (format 3).
 pub const PASSAGE_VECTORS: &str = "passages.f32";
+/// Passage vectors in half precision (format 4).
+pub const PASSAGE_VECTORS_F16: &str = "passages.f16";
 pub const PAPER_VECTORS: &str = "papers.f32";
 pub const PAPER_HUBNESS: &str = "papers.hubness";
 /// The mean paper vector (one row) and each paper's distance from it.
@@ -62,6 +68,7 @@ pub const MAP: &str = "map.f32";
 pub const LEXICAL: &str = "lexical.bin";
 
 pub const F32_ROWS: &[u8; 8] = b"f32 rows";
+pub const F16_ROWS: &[u8; 8] = b"f16 rows";
 pub const KEYS_KIND: &[u8; 8] = b"key sha2";
 pub const STARTS_KIND: &[u8; 8] = b"starts  ";
 
@@ -126,7 +133,7 @@ pub struct Manifest {
     pub format: u32,
     pub model: ModelInfo,
     pub settings: IndexSettings,
-    /// Input file → sha256 of its content (formats 1 and 2; format 3 keeps them in
+    /// Input file → sha256 of its content (formats 1 and 2; formats 3 and 4 keep them in
     /// `sources.json`, so that opening an index of many files stays cheap).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,

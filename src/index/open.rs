@@ -5,7 +5,7 @@
 //! passage rows, a vector. Passages are stored grouped by paper, so a paper's passages are
 //! one contiguous range of rows.
 //!
-//! Opening a format-3 index is constant work: it reads the manifest, maps every file, and
+//! Opening a format-3 or -4 index is constant work: it reads the manifest, maps every file, and
 //! checks each file's length against the manifest and each binary file's header; nothing
 //! is read row by row until a query asks for the row. A format-1 or -2 index (JSON files)
 //! is read whole and converted in memory, as before; the next `index` rewrites it in the
@@ -18,9 +18,10 @@ use super::format::*;
 use super::ivf::{self, Ivf};
 use super::mapped::{Array, Header, Records};
 use super::store::{self, StoreError};
-use super::vectors::f32s;
+use super::vectors::{f32s, PassageRows};
 use crate::chunk::Lang;
 use crate::corpus::{ids, Paper};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ pub struct Index {
     langs: Option<Array<u8>>,
     /// `starts[i]..starts[i + 1]` are paper `i`'s passage rows.
     starts: Array<u64>,
-    passage_vectors: Array<f32>,
+    passage_vectors: PassageRows,
     paper_vectors: Array<f32>,
     /// Each paper's CSLS hubness in the centered space (see `csls`).
     hubness: Array<f32>,
@@ -157,17 +158,55 @@ impl Index {
         &self.paper_vectors()[i * d..(i + 1) * d]
     }
 
-    /// Paper `i`'s vector copied into `out` (`dim` values) without touching the map: for
-    /// the scattered candidate rows a query re-scores (see `Array::read_into`); `false`
-    /// where there is no paper `i`.
-    pub fn read_paper_vector(&self, i: usize, out: &mut [f32]) -> bool {
+    /// The vectors of papers `rows`, one after another (`dim` values each), copied out
+    /// in one batch (see `Array::read_ranges`: the rows not in the page cache are read
+    /// side by side); `None` where some paper does not exist.
+    pub fn read_paper_vectors(&self, rows: &[usize]) -> Option<Vec<f32>> {
         let d = self.dim();
-        self.paper_vectors.read_into(i * d..(i + 1) * d, out)
+        let ranges: Vec<Range<usize>> = rows.iter().map(|&i| i * d..(i + 1) * d).collect();
+        let mut out = vec![0f32; rows.len() * d];
+        self.paper_vectors
+            .read_ranges(&ranges, &mut out)
+            .then_some(out)
     }
 
-    pub fn passage_vector(&self, ci: usize) -> &[f32] {
+    /// The vectors of each of the passage ranges `rows` (one paper's passages, or single
+    /// passages), one after another, copied out in one batch like `read_paper_vectors`.
+    pub fn read_passage_vectors(&self, rows: &[Range<usize>]) -> Option<Vec<f32>> {
         let d = self.dim();
-        &self.passage_vectors()[ci * d..(ci + 1) * d]
+        let ranges: Vec<Range<usize>> = rows.iter().map(|r| r.start * d..r.end * d).collect();
+        let mut out = vec![0f32; ranges.iter().map(|r| r.len()).sum()];
+        self.passage_vectors
+            .read_ranges(&ranges, &mut out)
+            .then_some(out)
+    }
+
+    /// [`Self::read_passage_vectors`] and each of those passages' language.
+    pub fn read_passages(&self, rows: &[Range<usize>]) -> Option<(Vec<f32>, Vec<Option<Lang>>)> {
+        let vectors = self.read_passage_vectors(rows)?;
+        let n: usize = rows.iter().map(|r| r.len()).sum();
+        let langs = match &self.langs {
+            Some(l) => {
+                let mut codes = vec![0u8; n];
+                match l.read_ranges(rows, &mut codes) {
+                    true => codes.into_iter().map(super::write::lang_of).collect(),
+                    false => rows
+                        .iter()
+                        .flat_map(|r| r.clone())
+                        .map(|ci| self.passage_lang(ci))
+                        .collect(),
+                }
+            }
+            None => vec![None; n],
+        };
+        Some((vectors, langs))
+    }
+
+    /// Passage `ci`'s vector (widened from half precision where stored so, see
+    /// `vectors::PassageRows`).
+    pub fn passage_vector(&self, ci: usize) -> Cow<'_, [f32]> {
+        let d = self.dim();
+        self.passage_vectors.get(ci * d..(ci + 1) * d)
     }
 
     /// Starts reading the vectors of passages `rows` (a range a reader is about to scan,
@@ -209,9 +248,22 @@ impl Index {
         self.paper_vectors.as_slice()
     }
 
-    /// Every passage vector, row-major, in passage order.
-    pub fn passage_vectors(&self) -> &[f32] {
-        self.passage_vectors.as_slice()
+    /// Every passage vector, row-major, in passage order (widened into memory where
+    /// stored in half precision: for small indexes and whole-table readers; a scan of a
+    /// large one goes a block at a time, `passage_blocks`).
+    pub fn passage_vectors(&self) -> Cow<'_, [f32]> {
+        self.passage_vectors.get(0..self.passage_vectors.len())
+    }
+
+    /// Every passage vector, `rows` passages at a time: the first row of each block and
+    /// its vectors. An exact scan of ten million passages so holds one block in memory.
+    pub fn passage_blocks(&self, rows: usize) -> impl Iterator<Item = (usize, Cow<'_, [f32]>)> {
+        let (n, d, rows) = (self.passage_count(), self.dim(), rows.max(1));
+        (0..n.div_ceil(rows)).map(move |b| {
+            let first = b * rows;
+            let last = (first + rows).min(n);
+            (first, self.passage_vectors.get(first * d..last * d))
+        })
     }
 
     /// Each paper's CSLS hubness (see `csls`), in paper order.
@@ -458,7 +510,7 @@ impl Index {
             keys: self.keys.clone(),
             langs: self.langs.clone(),
             starts: self.starts.clone(),
-            passage_vectors: Array::owned(passage_vectors),
+            passage_vectors: PassageRows::F32(Array::owned(passage_vectors)),
             paper_vectors: Array::owned(paper_vectors),
             hubness: Array::owned(hubness),
             center: Array::owned(center.mean),
@@ -484,7 +536,7 @@ impl Index {
             .map_err(|e| corrupt(format!("{MANIFEST} is not a recommend manifest: {e}")))?;
         match manifest.format {
             1 | 2 => open_json(dir, manifest, &corrupt),
-            FORMAT_VERSION => open_mapped(dir, manifest, &corrupt),
+            3 | FORMAT_VERSION => open_mapped(dir, manifest, &corrupt),
             v => Err(corrupt(format!(
                 "format version {v} (this build reads 1 to {FORMAT_VERSION})"
             ))),
@@ -584,14 +636,25 @@ fn open_mapped(
             (papers + 1, 1),
             corrupt,
         )?,
-        passage_vectors: table(
-            &dir,
-            size(PASSAGE_VECTORS)?,
-            PASSAGE_VECTORS,
-            F32_ROWS,
-            (passages, dim),
-            corrupt,
-        )?,
+        // Format 4 stores them in half precision, format 3 in single.
+        passage_vectors: match manifest.files.contains_key(PASSAGE_VECTORS_F16) {
+            true => PassageRows::F16(table(
+                &dir,
+                size(PASSAGE_VECTORS_F16)?,
+                PASSAGE_VECTORS_F16,
+                F16_ROWS,
+                (passages, dim),
+                corrupt,
+            )?),
+            false => PassageRows::F32(table(
+                &dir,
+                size(PASSAGE_VECTORS)?,
+                PASSAGE_VECTORS,
+                F32_ROWS,
+                (passages, dim),
+                corrupt,
+            )?),
+        },
         paper_vectors: table(
             &dir,
             size(PAPER_VECTORS)?,
@@ -760,7 +823,7 @@ fn open_json(
         keys: Array::owned(keys),
         langs: Some(Array::owned(langs)),
         starts: Array::owned(starts),
-        passage_vectors: Array::owned(vectors),
+        passage_vectors: PassageRows::F32(Array::owned(vectors)),
         paper_vectors: Array::owned(paper_vectors.to_vec()),
         hubness: Array::owned(hubness),
         center: Array::owned(center.mean),

@@ -3,7 +3,7 @@
 //! Below a size a query scans exactly (at that size a scan is as fast as anything, and it
 //! is the ground truth); above it, IVF lists over papers or passages (see `ivf`; the
 //! paper graph of hnsw_rs in indexes written before the paper lists) propose candidates
-//! that are then re-scored exactly on the f32 vectors, so the scores and order a caller
+//! that are then re-scored exactly on the stored vectors, so the scores and order a caller
 //! sees are exact and only recall is approximate (measured in BENCHMARKS.md).
 
 use super::ann::{self, Hit};
@@ -43,14 +43,15 @@ fn best_first(hits: &mut Vec<Hit>, n: usize) {
     hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
-/// Candidates from `lists` that pass `accept`, re-scored by `exact`: probing more lists
-/// until `n` pass (or every list has been read).
+/// Candidates from `lists` that pass `accept`, re-scored by `exact` (given the candidate
+/// rows, their exact scores in the same order): probing more lists until `n` pass (or
+/// every list has been read).
 fn from_lists(
     lists: &ivf::Ivf,
     query: &[f32],
     n: usize,
     accept: &dyn Fn(usize) -> bool,
-    (prefetch, exact): (&dyn Fn(usize), &dyn Fn(usize) -> f32),
+    exact: &dyn Fn(&[usize]) -> Vec<f32>,
 ) -> Vec<Hit> {
     let want = n.max(ivf::CANDIDATES);
     let mut probes = lists.default_probes();
@@ -61,10 +62,8 @@ fn from_lists(
             .map(|(row, _)| row)
             .filter(|&row| accept(row))
             .collect();
-        // The candidates' f32 rows, scattered over the table, asked for before the
-        // first is re-scored (see `mapped::Advice`).
-        found.iter().for_each(|&row| prefetch(row));
-        let mut hits: Vec<Hit> = found.into_iter().map(|row| (row, exact(row))).collect();
+        let scores = exact(&found);
+        let mut hits: Vec<Hit> = found.into_iter().zip(scores).collect();
         if hits.len() >= n || probes >= lists.lists() {
             best_first(&mut hits, n);
             return hits;
@@ -73,7 +72,32 @@ fn from_lists(
     }
 }
 
+/// Passages an exact scan scores at a time (`Index::exact_passages`): 25 MB of f32.
+const SCAN_BLOCK: usize = 16_384;
+
 impl Index {
+    /// The `n` passages most similar to `query`, best first, by a scan of every passage:
+    /// a block at a time (widened from half precision where stored so), keeping the best
+    /// `n` of each.
+    pub fn exact_passages(&self, query: &[f32], n: usize) -> Vec<Hit> {
+        self.prefetch_passages(0..self.passage_count());
+        let mut best: Vec<Hit> = Vec::new();
+        for (first, block) in self.passage_blocks(SCAN_BLOCK) {
+            best.extend(
+                ann::exact(&block, self.dim(), query, n)
+                    .into_iter()
+                    .map(|(row, score)| (first + row, score)),
+            );
+            // Cut back only once twice as many are held: a ranking of every passage
+            // (`n` the whole table) is then one sort at the end, not one per block.
+            if best.len() > 2 * n.max(1) {
+                best_first(&mut best, n);
+            }
+        }
+        best_first(&mut best, n);
+        best
+    }
+
     /// The `n` passages most similar to `query` (a unit vector in the model's space), best
     /// first, with exact cosines.
     pub fn nearest_passages(
@@ -82,16 +106,21 @@ impl Index {
         n: usize,
         scan: Scan,
     ) -> Result<Vec<Hit>, StoreError> {
-        let vectors = self.passage_vectors();
         if !scan.approximate(self.passage_count()) {
-            self.prefetch_passages(0..self.passage_count());
-            return Ok(ann::exact(vectors, self.dim(), query, n));
+            return Ok(self.exact_passages(query, n));
         }
         let dim = self.dim();
         let lists = self.lists(Lists::Passages)?;
-        let exact = |row: usize| ann::dot(query, &vectors[row * dim..(row + 1) * dim]);
-        let prefetch = |row: usize| self.prefetch_passages(row..row + 1);
-        Ok(from_lists(lists, query, n, &|_| true, (&prefetch, &exact)))
+        // The candidates are scattered rows: copied out in one batch, not faulted into
+        // the map (`Array::read_ranges`).
+        let exact = |rows: &[usize]| -> Vec<f32> {
+            let ranges: Vec<_> = rows.iter().map(|&r| r..r + 1).collect();
+            match self.read_passage_vectors(&ranges) {
+                Some(v) => v.chunks_exact(dim).map(|v| ann::dot(query, v)).collect(),
+                None => vec![0.0; rows.len()],
+            }
+        };
+        Ok(from_lists(lists, query, n, &|_| true, &exact))
     }
 
     /// The `n` papers most similar to `query` in the centered space of the default
@@ -118,18 +147,19 @@ impl Index {
             return Ok(hits);
         }
         if let Ok(lists) = self.lists(Lists::Papers) {
-            let prefetch = |row: usize| self.prefetch_papers(row..row + 1);
-            // The candidates are scattered rows: copied out, not faulted into the map
-            // (`Array::read_into`).
-            let row_values = std::cell::RefCell::new(vec![0f32; self.dim()]);
-            let copied = |row: usize| {
-                let mut v = row_values.borrow_mut();
-                match self.read_paper_vector(row, &mut v) {
-                    true => center.cosine_of(query, q_mean, &v, row),
-                    false => 0.0,
+            // The candidates are scattered rows: copied out in one batch, not faulted
+            // into the map (`Array::read_ranges`).
+            let copied = |rows: &[usize]| -> Vec<f32> {
+                match self.read_paper_vectors(rows) {
+                    Some(v) => rows
+                        .iter()
+                        .zip(v.chunks_exact(self.dim()))
+                        .map(|(&row, v)| center.cosine_of(query, q_mean, v, row))
+                        .collect(),
+                    None => vec![0.0; rows.len()],
                 }
             };
-            return Ok(from_lists(lists, query, n, accept, (&prefetch, &copied)));
+            return Ok(from_lists(lists, query, n, accept, &copied));
         }
         // An index written before the paper lists: its graph. The walk finds candidates;
         // those `accept` refuses are dropped, so ask for more until `n` pass (a narrow

@@ -5,11 +5,12 @@
 //! ```text
 //! CURRENT            name of the live generation, replaced by rename
 //! lock               held by a running `index`
-//! gen-000003/        one complete index (format 3; see `format` for every file):
+//! gen-000003/        one complete index (format 4; see `format` for every file):
 //!   manifest.json    format, model, settings, counts, and every file's length and sha256
 //!   sources.json     input file → sha256
 //!   papers.meta(.idx), papers.text(.idx), passages.text(.idx)   records + offsets
-//!   papers.f32, passages.f32, papers.hubness, papers.center*    f32 tables
+//!   papers.f32, papers.hubness, papers.center*    f32 tables
+//!   passages.f16     passage vectors in half precision (format 3: passages.f32)
 //!   papers.ivf.*, passages.ivf.*   approximate-search lists (int8 codes)
 //!   papers.ids*, papers.date, papers.sources*, papers.tags*, …  id table, filter columns
 //! ```

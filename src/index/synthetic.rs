@@ -243,8 +243,8 @@ mod tests {
             total += exact.len();
             found += approx.iter().filter(|h| exact.contains(h)).count();
             let pq = ix.passage_vector(q * 2 + 1);
-            let exact = ix.nearest_passages(pq, 10, Scan::Exact).unwrap();
-            let approx = ix.nearest_passages(pq, 10, Scan::Approximate).unwrap();
+            let exact = ix.nearest_passages(&pq, 10, Scan::Exact).unwrap();
+            let approx = ix.nearest_passages(&pq, 10, Scan::Approximate).unwrap();
             total += exact.len();
             found += approx.iter().filter(|h| exact.contains(h)).count();
         }

@@ -376,8 +376,8 @@ impl IndexWriter {
         keys.put(&Header::new(KEYS_KIND, passages, 32).encode())?;
         let mut langs = gen.create(PASSAGE_LANGS)?;
         langs.put(&Header::new(LANGS_KIND, passages, 1).encode())?;
-        let mut passage_vectors = gen.create(PASSAGE_VECTORS)?;
-        passage_vectors.put(&Header::new(F32_ROWS, passages, dim).encode())?;
+        let mut passage_vectors = gen.create(PASSAGE_VECTORS_F16)?;
+        passage_vectors.put(&Header::new(F16_ROWS, passages, dim).encode())?;
         let mut paper_vectors = gen.create(PAPER_VECTORS)?;
         paper_vectors.put(&Header::new(F32_ROWS, papers, dim).encode())?;
         Ok(Self {
@@ -431,7 +431,13 @@ impl IndexWriter {
             self.keys.put(&p.key)?;
             self.langs.put(&[lang_code(p.lang)])?;
         }
-        put_values(&mut self.passage_vectors, vectors)?;
+        // Stored in half precision, and everything made from them here made from what is
+        // stored (see `vectors::PassageRows`).
+        let bits = super::vectors::f16_bits(vectors);
+        put_values(&mut self.passage_vectors, &bits)?;
+        let mut stored = vec![0f32; vectors.len()];
+        super::vectors::widen(&bits, &mut stored);
+        let vectors = &stored[..];
         for (p, v) in passages.iter().zip(vectors.chunks_exact(self.dim)) {
             let code = lang_code(p.lang) as usize;
             for k in std::iter::once(0).chain((code > 0).then_some(code)) {
@@ -535,13 +541,13 @@ impl IndexWriter {
         gen.put(MAP, &super::vectors::f32_bytes(&map))?;
         drop(paper_file);
 
-        let passage_file = gen.map(PASSAGE_VECTORS)?;
-        let passage_vectors: &[f32] = bytemuck::cast_slice(&passage_file.bytes()[HEADER..]);
+        let passage_file = gen.map(PASSAGE_VECTORS_F16)?;
+        let passage_vectors: &[u16] = bytemuck::cast_slice(&passage_file.bytes()[HEADER..]);
         ivf::write(
             gen,
             PASSAGE_IVF,
-            &ivf::Plain {
-                vectors: passage_vectors,
+            &ivf::Half {
+                bits: passage_vectors,
                 dim,
             },
         )?;

@@ -25,6 +25,7 @@ use crate::index::{ann, Index, Lists, PaperMeta, Scan, StoreError};
 use lexical::LexicalStats;
 use recommend_kernels::{Epilogue, Kernels, PackedF32};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// How two papers are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -376,6 +377,40 @@ fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> 
     unit(sum)
 }
 
+/// Candidates whose vectors are copied out at a time (`PaperSpace::centered_cosines`):
+/// an exact ranking of a million papers reads them in blocks, not all at once.
+const READ_BLOCK: usize = 4096;
+
+/// The exact centered cosines `similar`'s first stage computed for its candidates (see
+/// `Index::nearest_papers`), for the probe of the seeds `seeds` taken together: CSLS on
+/// those candidates is then no second read of their vectors. Empty where every paper is
+/// ranked.
+#[derive(Debug, Default)]
+struct FirstStage {
+    seeds: Vec<usize>,
+    centered: std::collections::HashMap<usize, f32>,
+}
+
+impl FirstStage {
+    fn centered_cos(&self, probe: &Probe, j: usize) -> Option<f32> {
+        (probe.papers == self.seeds)
+            .then(|| self.centered.get(&j).copied())
+            .flatten()
+    }
+}
+
+/// `rows` as runs of consecutive rows (a paper's passages are one run).
+fn runs(rows: impl Iterator<Item = usize>) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in rows {
+        match out.last_mut() {
+            Some(last) if last.end == r => last.end += 1,
+            _ => out.push(r..r + 1),
+        }
+    }
+    out
+}
+
 impl PaperSpace {
     pub fn new(index: &Index) -> Result<Self, StoreError> {
         let dim = index.dim();
@@ -391,18 +426,36 @@ impl PaperSpace {
         })
     }
 
-    /// Cosine of the probe and paper `j` in the centered space, from the index's stored
-    /// mean and norms: no centered copy of the collection is made.
-    fn centered_cos(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        // Copied out rather than read through the map: the candidates are scattered rows
-        // (`Array::read_into`).
-        let mut v = vec![0f32; self.dim];
-        match index.read_paper_vector(j, &mut v) {
-            true => index
-                .center()
-                .cosine_of(&probe.centered, probe.centered_mean, &v, j),
-            false => 0.0,
+    /// Cosines of the probe and each of `candidates` in the centered space, from the
+    /// index's stored mean and norms (no centered copy of the collection is made): those
+    /// the first stage already computed for this probe from `known`, the others from the
+    /// candidates' vectors, copied out in batches rather than read through the map (they
+    /// are scattered rows, see `Array::read_ranges`).
+    fn centered_cosines(
+        &self,
+        index: &Index,
+        probe: &Probe,
+        candidates: &[usize],
+        known: &FirstStage,
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; candidates.len()];
+        let mut todo = Vec::new();
+        for (c, &j) in candidates.iter().enumerate() {
+            match known.centered_cos(probe, j) {
+                Some(cos) => out[c] = cos,
+                None => todo.push(c),
+            }
         }
+        let center = index.center();
+        for block in todo.chunks(READ_BLOCK) {
+            let rows: Vec<usize> = block.iter().map(|&c| candidates[c]).collect();
+            if let Some(v) = index.read_paper_vectors(&rows) {
+                for ((&c, &j), v) in block.iter().zip(&rows).zip(v.chunks_exact(self.dim)) {
+                    out[c] = center.cosine_of(&probe.centered, probe.centered_mean, v, j);
+                }
+            }
+        }
+        out
     }
 
     /// A probe for the papers `seeds` taken together (one paper: exactly that paper).
@@ -425,8 +478,19 @@ impl PaperSpace {
         }
     }
 
-    fn csls(&self, index: &Index, probe: &Probe, j: usize) -> f32 {
-        2.0 * self.centered_cos(index, probe, j) - probe.hubness - index.hubness()[j]
+    fn csls(
+        &self,
+        index: &Index,
+        probe: &Probe,
+        candidates: &[usize],
+        known: &FirstStage,
+    ) -> Vec<f32> {
+        let hubness = index.hubness();
+        self.centered_cosines(index, probe, candidates, known)
+            .into_iter()
+            .zip(candidates)
+            .map(|(cos, &j)| 2.0 * cos - probe.hubness - hubness[j])
+            .collect()
     }
 
     /// The mean passage of language `lang` (or of all passages, for a language with no
@@ -445,12 +509,15 @@ impl PaperSpace {
     /// without this, papers summarized in both languages (the digests) match each other for
     /// their shared layout. Measured on the judged set (`recommend eval`): matching alone
     /// nDCG@10 0.581 with one global mean, 0.618 with per-language means.
-    fn centered_passages(&self, index: &Index, rows: impl Iterator<Item = usize>) -> Vec<f32> {
-        let mut out = Vec::new();
-        for i in rows {
-            let start = out.len();
-            out.extend_from_slice(index.passage_vector(i));
-            self.center_in_language(&mut out[start..], index.passage_lang(i));
+    fn centered_passages(&self, index: &Index, rows: &[Range<usize>]) -> Vec<f32> {
+        let n: usize = rows.iter().map(|r| r.len()).sum();
+        // Copied out in one batch: a shortlist's passages are scattered over the table
+        // (see `Array::read_ranges`).
+        let (mut out, langs) = index
+            .read_passages(rows)
+            .unwrap_or_else(|| (vec![0f32; n * self.dim], vec![None; n]));
+        for (row, lang) in out.chunks_exact_mut(self.dim).zip(langs) {
+            self.center_in_language(row, lang);
         }
         out
     }
@@ -485,8 +552,7 @@ impl PaperSpace {
     pub fn keep_passages(mut self, index: &Index, budget_bytes: usize) -> Self {
         let n = index.passage_count();
         if n > 0 && n * self.dim * std::mem::size_of::<f32>() <= budget_bytes {
-            index.prefetch_passages(0..n);
-            let all = self.centered_passages(index, 0..n);
+            let all = self.centered_passages(index, std::slice::from_ref(&(0..n)));
             self.kept = Some(self.kernels.pack_f32(&all, n, self.dim, None));
         }
         self
@@ -504,7 +570,7 @@ impl PaperSpace {
         if p == 0 || wanted == 0 {
             return vec![0.0; candidates.len()];
         }
-        let ours = self.centered_passages(index, probe.iter().copied());
+        let ours = self.centered_passages(index, &runs(probe.iter().copied()));
         // cos[i * width + c]: probe passage i against column c, where each candidate's
         // passages are the columns from `first[j]`: every passage of the index in index
         // order (the kept, packed passages, when the candidates hold a good part of
@@ -522,11 +588,9 @@ impl PaperSpace {
                     .collect(),
             ),
             _ => {
-                for &j in candidates {
-                    index.prefetch_passages(index.passages_of(j));
-                }
-                let rows = candidates.iter().flat_map(|&j| index.passages_of(j));
-                let theirs = self.centered_passages(index, rows);
+                let rows: Vec<Range<usize>> =
+                    candidates.iter().map(|&j| index.passages_of(j)).collect();
+                let theirs = self.centered_passages(index, &rows);
                 packed_now = self.kernels.pack_f32(&theirs, wanted, d, None);
                 let mut at = 0;
                 let first = candidates
@@ -574,7 +638,7 @@ impl PaperSpace {
         let mut best = f32::NEG_INFINITY;
         for &i in probe {
             for j in index.passages_of(b) {
-                best = best.max(ann::dot(index.passage_vector(i), index.passage_vector(j)));
+                best = best.max(ann::dot(&index.passage_vector(i), &index.passage_vector(j)));
             }
         }
         best
@@ -589,6 +653,7 @@ impl PaperSpace {
         fusion: &Fusion,
         probe: &Probe,
         candidates: &[usize],
+        known: &FirstStage,
     ) -> Vec<f32> {
         let lexical = || {
             let q = Sparse::sum(
@@ -604,23 +669,20 @@ impl PaperSpace {
             // allocate per query): each candidate then costs one lookup per term.
             let dense =
                 (self.lexical.terms() <= DENSE_TERMS).then(|| q.to_dense(self.lexical.terms()));
-            self.lexical.prefetch(candidates);
-            candidates
+            self.lexical
+                .paper_vectors(candidates, &fusion.terms)
                 .iter()
-                .map(|&j| {
-                    let theirs = self.lexical.paper(j, &fusion.terms);
-                    match &dense {
-                        Some(dense) => theirs.dot_dense(dense),
-                        None => q.dot(&theirs),
-                    }
+                .map(|theirs| match &dense {
+                    Some(dense) => theirs.dot_dense(dense),
+                    None => q.dot(theirs),
                 })
                 .collect::<Vec<f32>>()
         };
         let each = |f: &dyn Fn(usize) -> f32| candidates.iter().map(|&j| f(j)).collect();
         match scoring {
             Scoring::Cosine => each(&|j| ann::dot(&probe.raw, index.paper_vector(j))),
-            Scoring::Centered => each(&|j| self.centered_cos(index, probe, j)),
-            Scoring::Csls => each(&|j| self.csls(index, probe, j)),
+            Scoring::Centered => self.centered_cosines(index, probe, candidates, known),
+            Scoring::Csls => self.csls(index, probe, candidates, known),
             Scoring::MaxSim => each(&|j| self.max_sim(index, &probe.passages, j)),
             Scoring::Matching => self.matching(index, &probe.passages, candidates),
             Scoring::Lexical => lexical(),
@@ -632,7 +694,7 @@ impl PaperSpace {
                         total.iter_mut().zip(z).for_each(|(t, z)| *t += w * z);
                     }
                 };
-                add(fusion.csls, &|| each(&|j| self.csls(index, probe, j)));
+                add(fusion.csls, &|| self.csls(index, probe, candidates, known));
                 add(fusion.matching, &|| {
                     self.matching(index, &probe.passages, candidates)
                 });
@@ -650,6 +712,7 @@ impl PaperSpace {
         pos: &[usize],
         neg: &[usize],
         candidates: &[usize],
+        known: &FirstStage,
     ) -> Vec<(usize, f32)> {
         let passages = matches!(
             req.scoring,
@@ -660,10 +723,10 @@ impl PaperSpace {
                 scoring: Scoring::Csls,
                 ..req.clone()
             };
-            let mut first = self.rank(index, &cheap, pos, neg, candidates);
+            let mut first = self.rank(index, &cheap, pos, neg, candidates, known);
             first.truncate(SHORTLIST);
             let shortlist: Vec<usize> = first.into_iter().map(|c| c.0).collect();
-            return self.rank(index, req, pos, neg, &shortlist);
+            return self.rank(index, req, pos, neg, &shortlist, known);
         }
         let score = |group: &[usize]| {
             self.scores(
@@ -672,6 +735,7 @@ impl PaperSpace {
                 &req.fusion,
                 &self.probe(index, group),
                 candidates,
+                known,
             )
         };
         // One side (the seeds, or the papers to avoid) as standardized scores.
@@ -772,7 +836,7 @@ fn sampled_language_means(index: &Index) -> Vec<(Option<Lang>, Vec<f32>)> {
             None => None,
         };
         for k in std::iter::once(0).chain(at) {
-            sums[k].1.iter_mut().zip(row).for_each(|(s, x)| *s += x);
+            sums[k].1.iter_mut().zip(&*row).for_each(|(s, x)| *s += x);
             sums[k].2 += 1;
         }
     }
@@ -854,20 +918,26 @@ pub fn similar(
     }
     let allowed = space.allowed(index, &req.filter)?;
     let accept = |i: usize| allowed[i] && !pos.contains(&i) && !neg.contains(&i);
-    let candidates: Vec<usize> = match index.lists(Lists::Papers) {
+    let (candidates, known): (Vec<usize>, FirstStage) = match index.lists(Lists::Papers) {
         // A large index: the papers nearest the seeds in the centered space, from the
-        // lists (a few lists read, not every paper scored).
+        // lists (a few lists read, not every paper scored), with the exact cosines they
+        // were re-scored by, which CSLS then reuses.
         Ok(_) if !req.exact && index.paper_count() >= EXACT_BELOW => {
             let probe = space.probe(index, &pos);
-            index
-                .nearest_papers(&probe.centered, FIRST_STAGE, Scan::Approximate, &accept)?
-                .into_iter()
-                .map(|h| h.0)
-                .collect()
+            let hits =
+                index.nearest_papers(&probe.centered, FIRST_STAGE, Scan::Approximate, &accept)?;
+            let known = FirstStage {
+                seeds: pos.clone(),
+                centered: hits.iter().copied().collect(),
+            };
+            (hits.into_iter().map(|h| h.0).collect(), known)
         }
-        _ => (0..index.paper_count()).filter(|&i| accept(i)).collect(),
+        _ => (
+            (0..index.paper_count()).filter(|&i| accept(i)).collect(),
+            FirstStage::default(),
+        ),
     };
-    let ranked = space.rank(index, req, &pos, &neg, &candidates);
+    let ranked = space.rank(index, req, &pos, &neg, &candidates, &known);
     let several = pos.len() > 1;
     let text = |c: Option<usize>| c.map_or(Ok(String::new()), |c| index.passage_text(c));
     let results = ranked
@@ -912,7 +982,7 @@ fn best_pair(index: &Index, seeds: &[usize], b: usize) -> (usize, Option<usize>,
     for &s in seeds {
         for i in index.passages_of(s) {
             for j in index.passages_of(b) {
-                let v = ann::dot(index.passage_vector(i), index.passage_vector(j));
+                let v = ann::dot(&index.passage_vector(i), &index.passage_vector(j));
                 if v > best_score {
                     best_score = v;
                     best = (s, Some(i), Some(j));
@@ -974,8 +1044,7 @@ pub fn search_with_vector(
     if !enough(&hits) && wanted < total {
         // A narrow filter: most nearby passages belong to papers it excludes, so rank
         // every passage (still one pass over the vectors).
-        index.prefetch_passages(0..total);
-        hits = ann::exact(index.passage_vectors(), dim, qv, total);
+        hits = index.exact_passages(qv, total);
     }
     // Candidate papers with their best passage, in order of first appearance.
     let mut best: Vec<(usize, usize, f32)> = Vec::new();
@@ -1000,7 +1069,7 @@ pub fn search_with_vector(
             if fusion.temperature > 0.0 {
                 let cos = index
                     .passages_of(p)
-                    .map(|r| ann::dot(qv, index.passage_vector(r)));
+                    .map(|r| ann::dot(qv, &index.passage_vector(r)));
                 soft_max(cos, fusion.temperature)
             } else {
                 score
@@ -1100,7 +1169,7 @@ mod tests {
         let got = space.matching(&ix, &probe.passages, &candidates);
         let centered = |rows: Vec<usize>| -> Vec<Vec<f32>> {
             rows.into_iter()
-                .map(|i| space.centered_passages(&ix, std::iter::once(i)))
+                .map(|i| space.centered_passages(&ix, std::slice::from_ref(&(i..i + 1))))
                 .collect()
         };
         // Mean over `a` of each row's best cosine in `b`.
@@ -1121,7 +1190,7 @@ mod tests {
         // One passage centered on its own (what eval's cross-lingual check uses) is the
         // row matching compares.
         for i in [0, 7, ix.passage_count() - 1] {
-            let one = space.language_centered(ix.passage_vector(i), ix.passage_lang(i));
+            let one = space.language_centered(&ix.passage_vector(i), ix.passage_lang(i));
             assert_eq!(one, centered(vec![i])[0]);
             assert!((ann::dot(&one, &one) - 1.0).abs() < 1e-5);
         }
@@ -1150,10 +1219,21 @@ mod tests {
         let copy = crate::index::csls::centered(ix.paper_vectors(), dim);
         let row = |i: usize| &copy[i * dim..(i + 1) * dim];
         let hub = ix.hubness();
-        for &j in &candidates {
+        let got = space.csls(&ix, &probe, &candidates, &FirstStage::default());
+        for (&j, got) in candidates.iter().zip(&got) {
             let want = 2.0 * ann::dot(row(seed), row(j)) - hub[seed] - hub[j];
-            let got = space.csls(&ix, &probe, j);
             assert!((got - want).abs() < 1e-4, "paper {j}: {got} vs {want}");
         }
+        // The first stage's cosines are used for the probe they were computed for, and
+        // only for it.
+        let marked = |seeds: Vec<usize>| FirstStage {
+            seeds,
+            centered: [(candidates[1], 0.5)].into_iter().collect(),
+        };
+        let reused = space.csls(&ix, &probe, &candidates, &marked(vec![seed]));
+        assert_eq!(reused[1], 2.0 * 0.5 - hub[seed] - hub[candidates[1]]);
+        assert_eq!((reused[0], reused[2]), (got[0], got[2]));
+        let other = space.csls(&ix, &probe, &candidates, &marked(vec![seed, candidates[0]]));
+        assert_eq!(other, got);
     }
 }
