@@ -4,8 +4,10 @@
 //!
 //! Per size: build time and peak memory of the writing process, disk size, index open time,
 //! `similar` and `search` process wall time p50/p95 and peak memory (search both with a
-//! fixed query vector and with the model), and recall@10 of the approximate first stages
-//! against exact scans (for `similar`, its whole answer against `similar --exact`). `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
+//! fixed query vector and with the model; `similar` also warm, after the files it reads
+//! were read once, where they fit in memory), and recall@10 of the approximate first stages
+//! against exact scans (for `similar`, its whole answer against `similar --exact`).
+//! `cargo bench --bench scale` runs 10k, 100k and 1M (about 40 GB of
 //! disk at 1M: `SCALE_DIR` puts the indexes elsewhere, `SCALE_SIZES=10000,100000` picks
 //! sizes, `SCALE_KEEP=1` keeps the indexes and reuses them on the next run, `SCALE_RECALL=Q`
 //! sets the recall queries (three times `SCALE_RUNS`, at least 60, by default), `SCALE_COLD=1`
@@ -37,6 +39,18 @@ struct Row {
     similar_cold_p50_ms: f64,
     similar_cold_p95_ms: f64,
     similar_cold_peak_mb: f64,
+    /// `similar` with its pages in the page cache (`warm_state` says how): what a query
+    /// costs beyond its reads.
+    similar_warm_p50_ms: f64,
+    similar_warm_p95_ms: f64,
+    similar_warm_peak_mb: f64,
+    /// "files": fresh seeds after the files `similar` reads were read once front to back
+    /// (`similar_files`), as on a machine that has answered many queries; "seed": where
+    /// those files do not fit in the memory available, each fresh seed run twice and the
+    /// second run timed.
+    warm_state: String,
+    /// Gigabytes the files `similar` reads hold.
+    similar_files_gb: f64,
     search_vector_p50_ms: f64,
     search_vector_p95_ms: f64,
     search_vector_peak_mb: f64,
@@ -146,6 +160,53 @@ fn drop_page_cache() {
     std::fs::write("/proc/sys/vm/drop_caches", "1")
         .expect("SCALE_COLD=1 empties the page cache: run as root on Linux");
     let _ = std::fs::read(env!("CARGO_BIN_EXE_recommend"));
+}
+
+/// The files of the index `dir` that `similar` reads from: all but the passage lists and
+/// embedding-cache keys (`search` and `index` read those) and the papers' full texts
+/// (`show`).
+fn similar_files(dir: &Path) -> Vec<PathBuf> {
+    let current = std::fs::read_to_string(dir.join("CURRENT")).expect("CURRENT");
+    walk(&dir.join(current.trim()))
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !(name.starts_with("passages.ivf.")
+                || name == "passages.keys"
+                || name.starts_with("papers.text"))
+        })
+        .collect()
+}
+
+/// Memory the system could give the page cache now (`MemAvailable`), in bytes.
+fn memory_available() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Reads `files` once, front to back, into the page cache, if they fit in four fifths of
+/// the memory available; whether they did.
+fn warm(files: &[PathBuf]) -> bool {
+    use std::io::Read;
+    let bytes: u64 = files
+        .iter()
+        .map(|p| p.metadata().map_or(0, |m| m.len()))
+        .sum();
+    if bytes > memory_available() / 5 * 4 {
+        return false;
+    }
+    let mut buf = vec![0u8; 8 << 20];
+    for p in files {
+        let mut f = std::fs::File::open(p).expect("index file");
+        while f.read(&mut buf).expect("read") > 0 {}
+    }
+    true
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -278,12 +339,37 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
         ) = summarize(&cold);
     }
 
+    // Warm: the files `similar` reads, read through once, then fresh seeds.
+    let files = similar_files(&dir);
+    row.similar_files_gb = files
+        .iter()
+        .map(|p| p.metadata().map_or(0, |m| m.len()))
+        .sum::<u64>() as f64
+        / 1e9;
+    let fits = warm(&files);
+    row.warm_state = if fits { "files" } else { "seed" }.into();
+    let runs: Vec<Run> = (0..repeats.max(1))
+        .map(|i| {
+            let id = synthetic::paper_id((i * 7_368_787 + 5) % n);
+            let args = ["--index", &dir_s, "similar", "--id", &id, "--json"];
+            if !fits {
+                run(&args);
+            }
+            run(&args)
+        })
+        .collect();
+    (
+        row.similar_warm_p50_ms,
+        row.similar_warm_p95_ms,
+        row.similar_warm_peak_mb,
+    ) = summarize(&runs);
+
     let vector_file = dir.join("query-vector.json");
     let searches: Vec<Run> = (0..=repeats)
         .map(|i| {
             let q = (i * 7_919 + 3) % n;
             let v = ix.passage_vector(ix.passages_of(q).start);
-            std::fs::write(&vector_file, serde_json::to_vec(v).expect("JSON")).expect("write");
+            std::fs::write(&vector_file, serde_json::to_vec(&*v).expect("JSON")).expect("write");
             let path = vector_file.to_str().expect("UTF-8 path");
             run(&["--index", &dir_s, "search", "--vector", path, "--json"])
         })
@@ -394,12 +480,14 @@ fn main() {
         rows.push(row);
     }
     println!(
-        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | similar cold p50 / p95 | similar cold peak | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | first stage p50 | paper lists / probes | similar recall@10 | search recall@10 |"
+        "| papers | passages | build | build peak | disk | open | similar p50 / p95 | similar peak | similar cold p50 / p95 | similar cold peak | similar warm p50 / p95 | similar warm peak | warm | similar's files | search (vector) p50 / p95 | search (vector) peak | search (model) p50 / p95 | search (model) peak | first stage p50 | paper lists / probes | similar recall@10 | search recall@10 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.2} ms | {} / {} | {:.3} | {:.3} |",
+            "| {} | {} | {:.1} s | {:.0} MB | {:.2} GB | {:.2} ms | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {} | {:.1} GB | {:.0} / {:.0} ms | {:.0} MB | {:.0} / {:.0} ms | {:.0} MB | {:.2} ms | {} / {} | {:.3} | {:.3} |",
             r.papers,
             r.passages,
             r.build_s,
@@ -412,6 +500,11 @@ fn main() {
             r.similar_cold_p50_ms,
             r.similar_cold_p95_ms,
             r.similar_cold_peak_mb,
+            r.similar_warm_p50_ms,
+            r.similar_warm_p95_ms,
+            r.similar_warm_peak_mb,
+            r.warm_state,
+            r.similar_files_gb,
             r.search_vector_p50_ms,
             r.search_vector_p95_ms,
             r.search_vector_peak_mb,
