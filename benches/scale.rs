@@ -77,28 +77,110 @@ struct Run {
     stdout: Vec<u8>,
 }
 
+/// `recommend ARGS` as a separate process, started by the launcher (see [`Launcher`]).
 fn run(args: &[&str]) -> Run {
-    let exe = env!("CARGO_BIN_EXE_recommend");
-    let start = Instant::now();
-    let child = Command::new(exe)
-        .args(args)
-        .env_remove("RECOMMEND_MODEL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("recommend starts");
-    let pid = child.id() as libc::pid_t;
-    let output = child.wait_with_output_and_usage(pid);
-    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
-    assert!(
-        output.0.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.0.stderr)
-    );
-    Run {
-        wall_ms,
-        peak_mb: output.1,
-        stdout: output.0.stdout,
+    let (status, run, stderr) = Launcher::get().run(args);
+    assert!(status == 0, "{args:?}: {}", String::from_utf8_lossy(&stderr));
+    run
+}
+
+/// A small process of this bench's own (the bench binary started again with
+/// `SCALE_LAUNCHER=1`, before the bench holds anything) that starts every measured
+/// `recommend` process and reports its wall time and peak memory.
+///
+/// Why not start them here: a child's peak RSS as `wait4` reports it is at least the peak
+/// RSS of the process it was started from. Linux keeps the larger of the two across
+/// `exec` (`setmax_mm_hiwater_rss` of the old address space, which `posix_spawn` shares
+/// with this process), so once this process had read a few hundred megabytes (a recall
+/// pass's exact scans), every later child "peaked" at that much: the 100,000-paper
+/// `similar` and `search` showed 197 MB each, against 49–54 MB measured with
+/// `/usr/bin/time`. The launcher stays a few megabytes all along.
+struct Launcher {
+    /// Held so the launcher is not reaped early; it ends when this process does (its
+    /// requests pipe closes).
+    _child: std::process::Child,
+    requests: std::process::ChildStdin,
+    replies: std::io::BufReader<std::process::ChildStdout>,
+}
+
+static LAUNCHER: std::sync::OnceLock<std::sync::Mutex<Launcher>> = std::sync::OnceLock::new();
+
+impl Launcher {
+    /// Starts the launcher; called first thing in `main`.
+    fn start() {
+        let mut child = Command::new(std::env::current_exe().expect("bench binary"))
+            .env("SCALE_LAUNCHER", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("launcher starts");
+        let launcher = Launcher {
+            requests: child.stdin.take().expect("piped"),
+            replies: std::io::BufReader::new(child.stdout.take().expect("piped")),
+            _child: child,
+        };
+        assert!(LAUNCHER.set(std::sync::Mutex::new(launcher)).is_ok());
+    }
+
+    fn get() -> std::sync::MutexGuard<'static, Launcher> {
+        LAUNCHER.get().expect("Launcher::start").lock().expect("launcher")
+    }
+
+    /// One request (the arguments, tab-separated, on a line) and its reply: a line
+    /// `exit-code wall-ms peak-mb stdout-bytes stderr-bytes`, then those bytes.
+    fn run(&mut self, args: &[&str]) -> (i32, Run, Vec<u8>) {
+        use std::io::{BufRead, Read, Write};
+        assert!(args.iter().all(|a| !a.contains(['\t', '\n'])), "{args:?}");
+        writeln!(self.requests, "{}", args.join("\t")).expect("launcher request");
+        self.requests.flush().expect("launcher request");
+        let mut line = String::new();
+        self.replies.read_line(&mut line).expect("launcher reply");
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f.len(), 5, "launcher reply {line:?}");
+        let mut bytes = |n: &str| {
+            let mut b = vec![0u8; n.parse().expect("length")];
+            self.replies.read_exact(&mut b).expect("launcher reply");
+            b
+        };
+        let (stdout, stderr) = (bytes(f[3]), bytes(f[4]));
+        let run = Run {
+            wall_ms: f[1].parse().expect("wall"),
+            peak_mb: f[2].parse().expect("peak"),
+            stdout,
+        };
+        (f[0].parse().expect("exit code"), run, stderr)
+    }
+
+    /// The launcher's side: runs each requested `recommend` and replies.
+    fn serve() {
+        use std::io::{BufRead, Write};
+        let mut out = std::io::stdout().lock();
+        for line in std::io::stdin().lock().lines() {
+            let line = line.expect("request");
+            let args: Vec<&str> = line.split('\t').collect();
+            let start = Instant::now();
+            let child = Command::new(env!("CARGO_BIN_EXE_recommend"))
+                .args(&args)
+                .env_remove("RECOMMEND_MODEL")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("recommend starts");
+            let pid = child.id() as libc::pid_t;
+            let (output, peak_mb) = child.wait_with_output_and_usage(pid);
+            let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+            writeln!(
+                out,
+                "{} {wall_ms} {peak_mb} {} {}",
+                output.status.code().unwrap_or(-1),
+                output.stdout.len(),
+                output.stderr.len()
+            )
+            .expect("reply");
+            out.write_all(&output.stdout).expect("reply");
+            out.write_all(&output.stderr).expect("reply");
+            out.flush().expect("reply");
+        }
     }
 }
 
@@ -446,6 +528,10 @@ fn measure(root: &Path, n: usize, per: usize, repeats: usize, keep: bool) -> Row
 }
 
 fn main() {
+    if std::env::var("SCALE_LAUNCHER").is_ok_and(|v| v == "1") {
+        return Launcher::serve();
+    }
+    Launcher::start();
     let bench = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
         .unwrap_or_else(|_| {
