@@ -80,7 +80,11 @@ struct Run {
 /// `recommend ARGS` as a separate process, started by the launcher (see [`Launcher`]).
 fn run(args: &[&str]) -> Run {
     let (status, run, stderr) = Launcher::get().run(args);
-    assert!(status == 0, "{args:?}: {}", String::from_utf8_lossy(&stderr));
+    assert!(
+        status == 0,
+        "{args:?}: {}",
+        String::from_utf8_lossy(&stderr)
+    );
     run
 }
 
@@ -123,7 +127,11 @@ impl Launcher {
     }
 
     fn get() -> std::sync::MutexGuard<'static, Launcher> {
-        LAUNCHER.get().expect("Launcher::start").lock().expect("launcher")
+        LAUNCHER
+            .get()
+            .expect("Launcher::start")
+            .lock()
+            .expect("launcher")
     }
 
     /// One request (the arguments, tab-separated, on a line) and its reply: a line
