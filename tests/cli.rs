@@ -33,13 +33,15 @@ fn recommend(index: &Path) -> Command {
 }
 
 fn json(index: &Path, args: &[&str]) -> Value {
-    let out = recommend(index).args(args).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    succeeded(recommend(index).args(args).arg("--json")).0
+}
+
+/// Runs `cmd`, which must succeed, and parses its JSON output: the JSON and stderr.
+fn succeeded(cmd: &mut Command) -> (Value, String) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{cmd:?}: {stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -212,18 +214,11 @@ fn copy_of_format2_fixture() -> (tempfile::TempDir, PathBuf) {
 
 /// `recommend index docs --json` in `dir` (the fixtures' layout): the report and stderr.
 fn index_docs(dir: &Path) -> (Value, String) {
-    let out = recommend(&dir.join("index"))
-        .current_dir(dir)
-        .args(["index", "docs", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (report, String::from_utf8_lossy(&out.stderr).to_string())
+    succeeded(
+        recommend(&dir.join("index"))
+            .current_dir(dir)
+            .args(["index", "docs", "--json"]),
+    )
 }
 
 /// The same papers in the same order with the same "why" passages, and scores equal up to
@@ -1068,23 +1063,14 @@ fn export_to_qdrant_creates_the_collection_and_upserts_every_paper() {
             }
         }
     });
-    let out = recommend(seed_index())
-        .args([
-            "export",
-            "--qdrant",
-            &url,
-            "--collection",
-            "papers",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, _) = succeeded(recommend(seed_index()).args([
+        "export",
+        "--qdrant",
+        &url,
+        "--collection",
+        "papers",
+        "--json",
+    ]));
     let papers = json(seed_index(), &["list"]).as_array().unwrap().len();
     assert_eq!(report["points"], papers);
     assert_eq!(report["created"], true);
